@@ -1,0 +1,109 @@
+"""`vibe-quantize`: the command line over `quantize.convert` and `quantize.build_ladder`.
+
+It only parses, calls and prints. Every QuantizeError becomes one line on stderr and a
+non-zero exit; no traceback reaches the user (set VIBE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .errors import QuantizeError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vibe-quantize",
+        description="Convert a Hugging Face Qwen2 checkpoint (VibeThinker-1.5B / -3B) to GGUF "
+        "and quantize it with llama.cpp.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    conv = sub.add_parser("convert", help="checkpoint directory -> one F32/F16/BF16 GGUF file")
+    conv.add_argument("src", help="local checkpoint directory (config.json, *.safetensors, ...)")
+    conv.add_argument("--outtype", default="f16", choices=["f32", "f16", "bf16"],
+                      help="tensor type of the output (default: f16)")
+    conv.add_argument("-o", "--out", required=True, help="output .gguf path")
+    conv.add_argument("--name", help="model name for the GGUF header")
+
+    lad = sub.add_parser("ladder", help="16-bit master + quantized files + manifest.json")
+    lad.add_argument("src", help="local checkpoint directory or Hugging Face repo id")
+    lad.add_argument("--out", required=True, help="output directory")
+    lad.add_argument("--types", help="comma-separated types (default: "
+                     "Q2_K,Q3_K_M,Q4_K_M,Q5_K_M,Q6_K,Q8_0); `vibe-quantize types` lists all")
+    lad.add_argument("--name", help="model name used in file names (default: source name)")
+    lad.add_argument("--revision", help="Hub branch, tag or commit (repo ids only)")
+    lad.add_argument("--force", action="store_true", help="rebuild files even if up to date")
+    lad.add_argument("--verbose", action="store_true", help="show llama.cpp's own log lines")
+
+    sub.add_parser("types", help="list the quantization types that can be built")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except QuantizeError as exc:
+        if os.environ.get("VIBE_DEBUG"):
+            raise
+        print(f"vibe-quantize: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\nvibe-quantize: interrupted; no partial files were kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    started = time.perf_counter()
+    result = convert(args.src, args.out, args.outtype, name=args.name,
+                     on_tensor=_tensor_progress() if sys.stderr.isatty() else None)
+    print(f"wrote {result.path} ({result.bytes / 1e6:,.1f} MB, {result.outtype.upper()}, "
+          f"{result.n_parameters:,} parameters) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _ladder(args: argparse.Namespace) -> int:
+    from .ladder import build_ladder
+
+    manifest = build_ladder(args.src, args.out, args.types, name=args.name, force=args.force,
+                            revision=args.revision, verbose=args.verbose,
+                            report=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"{'quant':<8} {'MB':>10} {'bpw':>6}  file")
+    for entry in manifest.files:
+        print(f"{entry.quant:<8} {entry.bytes / 1e6:>10,.1f} {entry.bpw:>6.2f}  {entry.file}")
+    print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
+    return 0
+
+
+def _types(args: argparse.Namespace) -> int:
+    from .quant_types import DEFAULT_LADDER, available_types
+
+    for name, ftype in available_types().items():
+        mark = "  (default ladder)" if name in DEFAULT_LADDER else ""
+        print(f"{name:<8} ftype {ftype:>2}{mark}")
+    return 0
+
+
+def _tensor_progress():
+    """A callback that redraws one status line per tensor on a terminal."""
+
+    def show(index: int, count: int, name: str) -> None:
+        end = "\n" if index == count else ""
+        print(f"\r\033[K[{index}/{count}] {name}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+_COMMANDS = {"convert": _convert, "ladder": _ladder, "types": _types}
+
+if __name__ == "__main__":
+    sys.exit(main())

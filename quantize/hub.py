@@ -1,0 +1,70 @@
+"""Fetch a source checkpoint from the Hugging Face Hub with huggingface_hub.
+
+Only what conversion needs is downloaded: config, tokenizer, chat template, model card and
+safetensors weights (never *.bin, *.pt or other formats a repo may also carry). Files land in
+the user's huggingface_hub cache (HF_HOME), so other tools share them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import SourceDownloadError
+
+CHECKPOINT_PATTERNS = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "README.md",
+    "*.safetensors",
+    "model.safetensors.index.json",
+]
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def looks_like_repo_id(text: str) -> bool:
+    """"owner/name" that is not an existing local path."""
+    return bool(_REPO_ID.match(text)) and not Path(text).expanduser().exists()
+
+
+def fetch_checkpoint(repo_id: str, revision: str | None = None) -> tuple[Path, str]:
+    """Download (or reuse from cache) the checkpoint files of a Hub repo.
+
+    Returns:
+        (snapshot directory, commit sha it was resolved to).
+
+    Raises:
+        SourceDownloadError: unknown repo or revision, gated repo, or no network and nothing
+            cached; the message says what to do.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hf_errors
+
+    try:
+        path = Path(snapshot_download(repo_id, revision=revision,
+                                      allow_patterns=CHECKPOINT_PATTERNS))
+    except hf_errors.GatedRepoError:
+        raise SourceDownloadError(
+            f"{repo_id} is gated: accept its license on the Hub and log in (`hf auth login`)"
+        ) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise SourceDownloadError(
+            f"repository {repo_id!r} was not found on the Hub (check the name, or log in "
+            "if it is private)"
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise SourceDownloadError(f"revision {revision!r} of {repo_id} does not exist") from None
+    except hf_errors.LocalEntryNotFoundError:
+        raise SourceDownloadError(
+            f"cannot reach the Hub to download {repo_id} and it is not in the local cache; "
+            "connect to the network (and unset HF_HUB_OFFLINE) or pass a local directory"
+        ) from None
+    except (hf_errors.HfHubHTTPError, OSError) as exc:
+        raise SourceDownloadError(f"downloading {repo_id} failed: {exc}") from None
+    return path, path.name

@@ -1,0 +1,169 @@
+"""The quantization ladder: one 16-bit master, then each requested type, plus manifest.json.
+
+The master is converted once; every quantized file is made from it by llama.cpp's quantizer.
+The manifest is rewritten after each step, so an interrupted run keeps what it finished, and a
+re-run skips any file whose sha256 still matches (unless `force`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .checkpoint import Checkpoint, open_checkpoint
+from .convert import convert
+from .errors import CheckpointNotFoundError
+from .hub import fetch_checkpoint, looks_like_repo_id
+from .llama_quantize import quantize_gguf
+from .manifest import Manifest, ManifestFile, describe_gguf, load_manifest, sha256_file
+from .qwen2 import ARCH_NAME, check_supported
+from .quant_types import ftype_of, parse_types
+
+ReportFn = Callable[[str], None]
+_FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
+                      "generation_config.json", "chat_template.jinja")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the checkpoint came from: a local path, or a Hub repo at a commit."""
+
+    path: Path
+    label: str  # what the manifest records: the path, or "repo@revision"
+    default_name: str
+
+
+def resolve_source(src: str | Path, revision: str | None = None) -> Source:
+    """A local checkpoint directory, or a Hub repo id fetched through huggingface_hub."""
+    text = str(src)
+    if looks_like_repo_id(text):
+        path, commit = fetch_checkpoint(text, revision)
+        return Source(path, f"{text}@{commit}", text.split("/")[-1])
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise CheckpointNotFoundError(
+            f"{text} is neither a local directory nor a Hugging Face repo id (owner/name)"
+        )
+    return Source(path, str(path.resolve()), path.resolve().name)
+
+
+def master_type(checkpoint: Checkpoint) -> str:
+    """BF16 for bf16 checkpoints, F16 otherwise.
+
+    A bf16 checkpoint copied to BF16 is bit-exact, while F16 would clip its wider exponent
+    range; an f16 checkpoint is exact in F16; for f32 weights F16 keeps 3 more mantissa bits
+    than BF16, and ordinary weights sit well inside F16's range.
+    """
+    return "BF16" if checkpoint.weights_dtype == "BF16" else "F16"
+
+
+def source_fingerprint(checkpoint: Checkpoint) -> str:
+    """Cheap identity of the checkpoint: its small files plus each tensor's place and size."""
+    digest = hashlib.sha256()
+    for name in _FINGERPRINT_FILES:
+        file = checkpoint.path / name
+        if file.is_file():
+            digest.update(name.encode() + b"\0" + file.read_bytes())
+    for record in sorted(checkpoint.tensors.values(), key=lambda r: r.name):
+        digest.update(f"{record.name}:{record.dtype}:{record.shape}:{record.path.name}:"
+                      f"{record.offset}:{record.path.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def build_ladder(
+    src: str | Path,
+    out_dir: str | Path,
+    types: str | list[str] | None = None,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    revision: str | None = None,
+    verbose: bool = False,
+    report: ReportFn = lambda message: None,
+) -> Manifest:
+    """Convert `src` to a 16-bit master and quantize it to each type; write manifest.json.
+
+    Args:
+        src: local checkpoint directory or Hugging Face repo id.
+        out_dir: output directory (created if needed).
+        types: type names (list or comma-separated); None means the default ladder.
+        name: model name used for file names and the manifest (default: source directory/repo).
+        force: rebuild files even when their checksums match the manifest.
+        revision: Hub revision (branch, tag or commit) when src is a repo id.
+        verbose: let llama.cpp's own log lines through to stderr.
+        report: called with one human-readable line per step.
+
+    Raises:
+        QuantizeError subclasses for every bad input; see the CLI for the messages.
+    """
+    wanted = types if isinstance(types, list) else parse_types(types)
+    for t in wanted:
+        ftype_of(t)
+    source = resolve_source(src, revision)
+    checkpoint = open_checkpoint(source.path)
+    check_supported(checkpoint)
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    master = master_type(checkpoint)
+    manifest = _start_manifest(out, source, checkpoint, name, master, force)
+    steps = [master] + [t for t in wanted if t != master]
+    for index, quant in enumerate(steps, start=1):
+        prefix = f"[{index}/{len(steps)}] {quant}"
+        target = out / f"{manifest.name}-{quant}.gguf"
+        if not force and _still_valid(manifest, quant, target):
+            report(f"{prefix}: {target.name} is up to date (sha256 matches), skipped")
+            continue
+        started = time.perf_counter()
+        if quant == master:
+            result = convert(source.path, target, master.lower(), name=manifest.name)
+            manifest.parameters = result.n_parameters
+        else:
+            quantize_gguf(out / manifest.entry(master).file, target, quant, verbose=verbose)
+        entry = describe_gguf(target, quant, ftype_of(quant))
+        manifest.put(entry)
+        manifest.save(out)
+        report(f"{prefix}: wrote {target.name} ({entry.bytes / 1e6:,.1f} MB, {entry.bpw:.2f} bpw) "
+               f"in {time.perf_counter() - started:.1f} s")
+    return manifest
+
+
+def _start_manifest(out: Path, source: Source, checkpoint: Checkpoint, name: str | None,
+                    master: str, force: bool) -> Manifest:
+    """Reuse the existing manifest when it describes the same source; start afresh otherwise."""
+    fingerprint = source_fingerprint(checkpoint)
+    existing = load_manifest(out)
+    model_name = name or (existing.name if existing else None) or source.default_name
+    if existing and not force and existing.source_fingerprint == fingerprint \
+            and existing.name == model_name:
+        return existing
+    return Manifest(
+        name=model_name,
+        source=source.label,
+        source_fingerprint=fingerprint,
+        architecture=checkpoint.architecture,
+        gguf_architecture=ARCH_NAME,
+        parameters=checkpoint.n_parameters,
+        master=master,
+        created_by=f"vibe-quantize {__version__} (llama-cpp-python {_llama_cpp_version()})",
+    )
+
+
+def _still_valid(manifest: Manifest, quant: str, target: Path) -> bool:
+    """The manifest lists this file and the file on disk still has that checksum."""
+    entry = manifest.entry(quant)
+    if entry is None or entry.file != target.name or not target.is_file():
+        return False
+    return target.stat().st_size == entry.bytes and sha256_file(target) == entry.sha256
+
+
+def _llama_cpp_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "unknown"

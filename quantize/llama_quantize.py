@@ -1,0 +1,60 @@
+"""Quantize a GGUF file with llama.cpp's own quantizer, through llama-cpp-python.
+
+We do not re-implement K-quants: `llama_model_quantize` is the reference implementation, with
+llama.cpp's per-tensor type mix for each file type (Q4_K_M keeps some tensors at Q6_K, etc.).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+from . import llama_log
+from .atomic import atomic_output
+from .errors import QuantizeError
+from .quant_types import ftype_of
+
+_backend_ready = False
+
+
+def quantize_gguf(src: Path, dst: Path, type_name: str, *, threads: int | None = None,
+                  verbose: bool = False) -> None:
+    """Write `dst` as the `type_name` quantization of the 16/32-bit GGUF `src`, atomically.
+
+    Raises:
+        UnknownQuantTypeError: type_name is not a type we can build.
+        QuantizeError: llama.cpp refused or failed (its reason is quoted).
+        DiskFullError: the disk filled up; nothing is left behind.
+    """
+    ftype = ftype_of(type_name)
+    import llama_cpp
+
+    global _backend_ready
+    llama_log.install(verbose)
+    if not _backend_ready:
+        llama_cpp.llama_backend_init()
+        _backend_ready = True
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads or os.cpu_count() or 1
+    with atomic_output(dst) as temp:
+        llama_log.clear()
+        status = llama_cpp.llama_model_quantize(
+            os.fsencode(src), os.fsencode(temp), ctypes.byref(params)
+        )
+        if status != 0 or not temp.is_file():
+            _raise_if_disk_full(dst)
+            raise QuantizeError(
+                f"llama.cpp could not quantize {src.name} to {type_name}: "
+                f"{llama_log.recent_errors() or 'no reason given'}"
+            )
+
+
+def _raise_if_disk_full(dst: Path) -> None:
+    """llama.cpp reports write failures as a generic error; tell the user when space is out."""
+    import errno
+    import shutil
+
+    if shutil.disk_usage(dst.parent).free < 1024 * 1024:
+        raise OSError(errno.ENOSPC, "No space left on device")

@@ -1,0 +1,107 @@
+"""`manifest.json`: what a ladder directory holds, with checksums the runtime can verify.
+
+Schema (format 1)::
+
+    {"format": 1, "name": ..., "source": "path" | "repo@revision", "source_fingerprint": ...,
+     "architecture": "Qwen2ForCausalLM", "gguf_architecture": "qwen2", "parameters": N,
+     "master": "BF16", "created_by": ...,
+     "files": [{"quant", "file", "bytes", "sha256", "bpw", "ftype"}, ...]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from .atomic import atomic_output
+from .errors import CheckpointError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+
+
+@dataclass
+class ManifestFile:
+    """One GGUF file of the ladder."""
+
+    quant: str
+    file: str
+    bytes: int
+    sha256: str
+    bpw: float
+    ftype: int
+
+
+@dataclass
+class Manifest:
+    """The whole ladder directory."""
+
+    name: str
+    source: str
+    source_fingerprint: str
+    architecture: str
+    gguf_architecture: str
+    parameters: int
+    master: str
+    created_by: str
+    files: list[ManifestFile] = field(default_factory=list)
+    format: int = FORMAT
+
+    def entry(self, quant: str) -> ManifestFile | None:
+        """The file entry for a quant name, if the ladder has it."""
+        return next((f for f in self.files if f.quant == quant), None)
+
+    def put(self, item: ManifestFile) -> None:
+        """Add or replace the entry for item.quant, keeping the original order."""
+        for i, existing in enumerate(self.files):
+            if existing.quant == item.quant:
+                self.files[i] = item
+                return
+        self.files.append(item)
+
+    def save(self, directory: Path) -> Path:
+        """Write manifest.json atomically."""
+        target = directory / MANIFEST_NAME
+        with atomic_output(target) as temp:
+            temp.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        return target
+
+
+def load_manifest(directory: Path) -> Manifest | None:
+    """Read DIR/manifest.json; None when absent.
+
+    Raises:
+        CheckpointError: the manifest exists but is not a valid format-1 manifest.
+    """
+    file = Path(directory) / MANIFEST_NAME
+    if not file.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        files = [ManifestFile(**entry) for entry in data.pop("files")]
+        return Manifest(**data, files=files)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{file} is not a valid manifest ({exc}); delete it and rebuild")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_gguf(path: Path, quant: str, ftype: int) -> ManifestFile:
+    """Checksum a GGUF file and measure its bits per weight from its tensor table."""
+    reader = gguf.GGUFReader(path)
+    n_bytes = sum(int(t.n_bytes) for t in reader.tensors)
+    n_elements = sum(int(t.n_elements) for t in reader.tensors)
+    bpw = round(8 * n_bytes / n_elements, 4) if n_elements else 0.0
+    return ManifestFile(quant, path.name, path.stat().st_size, sha256_file(path), bpw, ftype)

@@ -1,0 +1,66 @@
+"""Quantization type names and their llama.cpp file-type numbers.
+
+Names and numbers come from the `gguf` package's `LlamaFileType` enum, which mirrors
+llama.cpp's `llama_ftype`; nothing here restates a number.
+"""
+
+from __future__ import annotations
+
+from gguf import LlamaFileType
+
+from .errors import UnknownQuantTypeError
+
+# The ladder built when the user does not pick types (the 16-bit master is always built too).
+DEFAULT_LADDER = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
+
+# Master (unquantized) output types the converter writes itself.
+MASTER_TYPES = ("F32", "F16", "BF16")
+
+# llama.cpp refuses these without an importance matrix (llama-quant.cpp, tensor_requires_imatrix),
+# and the ternary / MoE-only / experimental types are not meant for a dense Qwen2 model.
+_EXCLUDED = {
+    "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "Q2_K_S",
+    "TQ1_0", "TQ2_0", "MXFP4_MOE", "NVFP4", "Q1_0", "Q2_0", "GUESSED",
+}
+
+
+def _type_name(member: LlamaFileType) -> str:
+    """"MOSTLY_Q4_K_M" -> "Q4_K_M", "ALL_F32" -> "F32"."""
+    return member.name.split("_", 1)[1]
+
+
+def available_types() -> dict[str, int]:
+    """Every type name we can build, mapped to its llama.cpp ftype number, in enum order."""
+    return {
+        _type_name(m): int(m)
+        for m in LlamaFileType
+        if m.name != "GUESSED" and _type_name(m) not in _EXCLUDED
+    }
+
+
+def ftype_of(name: str) -> int:
+    """The llama.cpp ftype number of a type name (case-insensitive).
+
+    Raises:
+        UnknownQuantTypeError: the name is not one we can build; the message lists the valid ones.
+    """
+    types = available_types()
+    key = name.strip().upper()
+    if key not in types:
+        raise UnknownQuantTypeError(
+            f"unknown quantization type {name!r}; valid types: {', '.join(types)}"
+        )
+    return types[key]
+
+
+def parse_types(spec: str | None) -> list[str]:
+    """Parse a comma-separated type list ("q4_k_m, Q8_0") into canonical names, validated.
+
+    None or an empty string gives the default ladder.
+    """
+    if not spec or not spec.strip():
+        return list(DEFAULT_LADDER)
+    names = [part.strip().upper() for part in spec.split(",") if part.strip()]
+    for name in names:
+        ftype_of(name)
+    return list(dict.fromkeys(names))
