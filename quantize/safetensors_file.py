@@ -53,10 +53,10 @@ class TensorRecord:
     def n_elements(self) -> int:
         return math.prod(self.shape)
 
-    def iter_chunks(self, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[np.ndarray]:
+    def iter_chunks(self, chunk_bytes: int | None = None) -> Iterator[np.ndarray]:
         """Yield the tensor's data as flat arrays of stored words, in order, a chunk at a time."""
         itemsize = self.storage_dtype.itemsize
-        per_chunk = max(1, chunk_bytes // itemsize)
+        per_chunk = max(1, (chunk_bytes or _CHUNK_BYTES) // itemsize)
         with open(self.path, "rb", buffering=0) as f:
             done = 0
             while done < self.n_elements:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
 import gguf
 
 from .checkpoint import Checkpoint, read_json
@@ -75,6 +73,11 @@ def load_vocab(checkpoint: Checkpoint, n_vocab: int) -> Vocab:
     special = gguf.SpecialVocab(checkpoint.path, load_merges=True, n_vocab=len(tokens))
     if not special.merges:
         raise CheckpointError("tokenizer.json has no BPE merges")
+    # Qwen2 adds no BOS/EOS around a text (its post-processor is ByteLevel). llama.cpp's own
+    # gguf-py infers that from the post-processor; the PyPI release does not, so say it here
+    # unless tokenizer_config.json sets add_bos_token / add_eos_token explicitly.
+    special.add_special_token.setdefault("bos", False)
+    special.add_special_token.setdefault("eos", False)
     return Vocab(tokens, types, pre, special)
 
 
@@ -116,10 +119,3 @@ def _tokens_and_types(
     token_types = [int(types.get(i, gguf.TokenType.UNUSED)) for i in range(n_vocab)]
     return tokens, token_types
 
-
-def has_chat_template(path: Path) -> bool:
-    """Whether the checkpoint ships a chat template (tokenizer_config.json or .jinja file)."""
-    if (path / "chat_template.jinja").is_file():
-        return True
-    config = path / "tokenizer_config.json"
-    return config.is_file() and "chat_template" in read_json(config)
