@@ -1,0 +1,123 @@
+"""The ladder: a 16-bit master, llama.cpp quantizations of it, and an honest manifest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
+from llama_support import llama_logits, mean_kld
+
+from quantize.ladder import build_ladder
+from quantize.manifest import load_manifest, sha256_file
+from quantize.quant_types import DEFAULT_LADDER
+
+BITS_FALLING = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
+
+
+@pytest.fixture(scope="session")
+def ladder_dir(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ladder")
+    build_ladder(tiny_checkpoint.path, out, name="tiny")
+    return out
+
+
+def test_manifest_lists_master_and_default_ladder(
+    ladder_dir: Path, tiny_checkpoint: TinyCheckpoint
+) -> None:
+    manifest = load_manifest(ladder_dir)
+    assert manifest is not None
+    assert manifest.master == "BF16"  # bf16 source -> lossless BF16 master
+    assert [f.quant for f in manifest.files] == ["BF16", *DEFAULT_LADDER]
+    assert manifest.architecture == "Qwen2ForCausalLM"
+    assert manifest.gguf_architecture == "qwen2"
+    assert manifest.source == str(tiny_checkpoint.path.resolve())
+    assert manifest.parameters == sum(w.size for w in tiny_checkpoint.weights.values())
+    for entry in manifest.files:
+        path = ladder_dir / entry.file
+        assert entry.file == f"tiny-{entry.quant}.gguf"
+        assert entry.bytes == path.stat().st_size
+        assert entry.sha256 == sha256_file(path)
+        assert entry.ftype == int(gguf.LlamaFileType[f"MOSTLY_{entry.quant}"])
+        header = gguf.GGUFReader(path).fields["general.file_type"].contents()
+        assert header == entry.ftype
+
+
+def test_bits_per_weight_fall_along_the_ladder(ladder_dir: Path) -> None:
+    manifest = load_manifest(ladder_dir)
+    bpw = [manifest.entry(q).bpw for q in ["BF16", *BITS_FALLING]]
+    assert bpw == sorted(bpw, reverse=True) and len(set(bpw)) == len(bpw)
+    assert 15.9 < bpw[0] < 16.1
+
+
+def test_kl_divergence_strictly_increases_as_bits_fall(ladder_dir: Path) -> None:
+    """Against the master, on a fixed prompt set: Q8_0 < Q6_K < Q5_K_M < Q4_K_M < Q3_K_M < Q2_K."""
+    manifest = load_manifest(ladder_dir)
+    rng = np.random.default_rng(0)
+    prompts = [[int(t) for t in rng.integers(0, 900, 64)] for _ in range(4)]
+    reference = [llama_logits(ladder_dir / manifest.entry("BF16").file, p) for p in prompts]
+    klds = []
+    for quant in BITS_FALLING:
+        path = ladder_dir / manifest.entry(quant).file
+        klds.append(np.mean([mean_kld(r, llama_logits(path, p))
+                             for r, p in zip(reference, prompts)]))
+    assert all(a < b for a, b in zip(klds, klds[1:])), dict(zip(BITS_FALLING, klds))
+    assert klds[0] > 0
+
+
+def test_rerun_skips_files_whose_checksum_matches(ladder_dir: Path, tmp_path: Path,
+                                                  tiny_checkpoint: TinyCheckpoint) -> None:
+    out = tmp_path / "ladder"
+    shutil.copytree(ladder_dir, out)
+    lines: list[str] = []
+    build_ladder(tiny_checkpoint.path, out, name="tiny", report=lines.append)
+    assert len(lines) == 7 and all("skipped" in line for line in lines)
+
+    damaged = out / "tiny-Q4_K_M.gguf"
+    data = bytearray(damaged.read_bytes())
+    data[-100] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    lines.clear()
+    build_ladder(tiny_checkpoint.path, out, name="tiny", report=lines.append)
+    rebuilt = [line for line in lines if "skipped" not in line]
+    assert len(rebuilt) == 1 and "Q4_K_M" in rebuilt[0]
+    assert sha256_file(damaged) == load_manifest(out).entry("Q4_K_M").sha256
+
+    lines.clear()
+    build_ladder(tiny_checkpoint.path, out, ["Q8_0"], name="tiny", force=True,
+                 report=lines.append)
+    assert len(lines) == 2 and not any("skipped" in line for line in lines)
+
+
+def test_f32_checkpoint_gets_an_f16_master(tmp_path: Path) -> None:
+    ckpt = build_checkpoint(tmp_path / "f32", TinyQwen2Spec(dtype="float32", num_shards=1))
+    manifest = build_ladder(ckpt.path, tmp_path / "out", ["Q8_0"])
+    assert manifest.master == "F16"
+    assert [f.quant for f in manifest.files] == ["F16", "Q8_0"]
+    assert manifest.name == "f32"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "quantize.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_cli_ladder_keeps_llama_cpp_logs_out_unless_verbose(
+    tiny_checkpoint: TinyCheckpoint, tmp_path: Path
+) -> None:
+    quiet = _cli("ladder", str(tiny_checkpoint.path), "--out", str(tmp_path / "a"),
+                 "--types", "q4_k_m")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Q4_K_M" in quiet.stdout and "manifest.json" in quiet.stdout
+    assert quiet.stderr.count("\n") == 2  # one progress line per step, nothing from llama.cpp
+    loud = _cli("ladder", str(tiny_checkpoint.path), "--out", str(tmp_path / "b"),
+                "--types", "Q4_K_M", "--verbose")
+    assert loud.returncode == 0
+    assert "llama_model_quantize" in loud.stderr or "llama_model_loader" in loud.stderr
