@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .errors import SourceDownloadError
+from .manifest import sha256_file
 
 CHECKPOINT_PATTERNS = [
     "config.json",
@@ -67,4 +68,44 @@ def fetch_checkpoint(repo_id: str, revision: str | None = None) -> tuple[Path, s
         ) from None
     except (hf_errors.HfHubHTTPError, OSError) as exc:
         raise SourceDownloadError(f"downloading {repo_id} failed: {exc}") from None
+    verify_lfs_checksums(repo_id, path.name, path)
     return path, path.name
+
+
+def verify_lfs_checksums(repo_id: str, commit: str, snapshot: Path) -> None:
+    """Compare each downloaded LFS file (the weights) with the sha256 the Hub publishes.
+
+    huggingface_hub does not check what it downloads, and a silently corrupted weight file
+    would give a model that loads but answers wrongly. A bad file is removed from the cache so
+    the next run downloads it again. Offline, there is nothing to compare with: skipped.
+
+    Raises:
+        SourceDownloadError: a file does not match its published checksum.
+    """
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub import errors as hf_errors
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    try:
+        info = HfApi().model_info(repo_id, revision=commit, files_metadata=True)
+    except (hf_errors.HfHubHTTPError, OSError):
+        return  # metadata unreachable right after a successful download: nothing to compare
+    for sibling in info.siblings or []:
+        local = snapshot / sibling.rfilename
+        if sibling.lfs is None or not local.is_file():
+            continue
+        if sha256_file(local) != sibling.lfs.sha256:
+            _evict(local)
+            raise SourceDownloadError(
+                f"{sibling.rfilename} from {repo_id} is corrupted (sha256 does not match the "
+                "Hub's); it was removed from the cache, run the command again"
+            )
+
+
+def _evict(snapshot_file: Path) -> None:
+    """Remove a cached file: the snapshot symlink and the blob it points to."""
+    blob = snapshot_file.resolve()
+    snapshot_file.unlink(missing_ok=True)
+    if blob != snapshot_file:
+        blob.unlink(missing_ok=True)

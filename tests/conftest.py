@@ -10,17 +10,55 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint  # noqa: E402
+from hub_fixtures import fake_hf, point_hf_at, set_hf_offline  # noqa: E402, F401  (fixture)
+
+
+# Nothing listens here: a test that forgets the fake Hub fails fast instead of going online.
+_NO_HUB = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session")
+def backend_verdict(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the real backend self-test once per session; tests reuse its cached verdict."""
+    import os
+
+    from vibe_local import selftest
+
+    home = tmp_path_factory.mktemp("selftest-home")
+    previous = os.environ.get("VIBE_LOCAL_HOME")
+    os.environ["VIBE_LOCAL_HOME"] = str(home)
+    try:
+        selftest.run_selftest()
+    finally:
+        if previous is None:
+            del os.environ["VIBE_LOCAL_HOME"]
+        else:
+            os.environ["VIBE_LOCAL_HOME"] = previous
+    return home / selftest.RESULT_FILE
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point every user directory at the test's own tmp dir; no test touches the real home."""
+    """Point every user directory at the test's own tmp dir; no test touches the real home.
+
+    The Hugging Face client is made offline and pointed at a dead local endpoint, in its
+    import-time constants too (see hub_fixtures); the `fake_hf` fixture re-points it.
+    """
     home = tmp_path / "home"
     monkeypatch.setenv("VIBE_LOCAL_HOME", str(home / "vibe-local"))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    point_hf_at(monkeypatch, _NO_HUB, home / "hf")
+    set_hf_offline(monkeypatch, True)
     return home
+
+
+@pytest.fixture
+def backend_ready(isolated_home: Path, backend_verdict: Path) -> None:
+    """Give this test's home the session's self-test verdict, so loading needs no child run."""
+    import shutil
+
+    target = isolated_home / "vibe-local" / backend_verdict.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(backend_verdict, target)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,6 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import get_hf_file_metadata
 
-pytest_plugins = ["hub_fixtures"]  # provides the `fake_hf` fixture
 
 REPO = "vibe-test/tiny-model"
 CONFIG = b'{"model_type": "qwen2"}\n'

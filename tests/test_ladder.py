@@ -121,3 +121,60 @@ def test_cli_ladder_keeps_llama_cpp_logs_out_unless_verbose(
                 "--types", "Q4_K_M", "--verbose")
     assert loud.returncode == 0
     assert "llama_model_quantize" in loud.stderr or "llama_model_loader" in loud.stderr
+
+
+def test_ladder_from_a_hub_repo_downloads_only_what_conversion_needs(
+    fake_hf, tiny_checkpoint: TinyCheckpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub_fixtures import set_hf_offline
+
+    files: dict[str, bytes | Path] = {p.name: p for p in tiny_checkpoint.path.iterdir()}
+    files["pytorch_model.bin"] = b"\0" * 4096  # a format we never download
+    files["original/consolidated.pth"] = b"\0" * 4096
+    commit = fake_hf.add_repo("WeiboAI/Tiny-Qwen2", files)
+
+    manifest = build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])
+    assert manifest.source == f"WeiboAI/Tiny-Qwen2@{commit}"
+    assert manifest.name == "Tiny-Qwen2"
+    assert [f.quant for f in manifest.files] == ["BF16", "Q8_0"]
+    fetched = {path.split("/resolve/")[1].split("/", 1)[1]
+               for method, path, _ in fake_hf.requests if method == "GET" and "/resolve/" in path}
+    assert fetched == {p.name for p in tiny_checkpoint.path.iterdir()}
+
+    # Offline, the cached snapshot still builds the ladder.
+    set_hf_offline(monkeypatch, True)
+    again = build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out2", ["Q8_0"])
+    assert again.entry("Q8_0").sha256 == manifest.entry("Q8_0").sha256
+
+
+def test_unknown_hub_repo_is_a_clear_error(fake_hf, tmp_path: Path, capsys) -> None:
+    from quantize.cli import main
+
+    code = main(["ladder", "nobody/no-such-model", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "not found on the Hub" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_offline_without_cache_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    from quantize.cli import main
+
+    code = main(["ladder", "WeiboAI/VibeThinker-1.5B", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and "not in the local cache" in err
+
+
+def test_corrupted_download_is_refused_and_evicted(
+    fake_hf, tiny_checkpoint: TinyCheckpoint, tmp_path: Path
+) -> None:
+    from quantize.errors import SourceDownloadError
+
+    files = {p.name: p for p in tiny_checkpoint.path.iterdir()}
+    fake_hf.add_repo("WeiboAI/Tiny-Qwen2", files)
+    shard = sorted(n for n in files if n.endswith(".safetensors"))[0]
+    fake_hf.corrupt("WeiboAI/Tiny-Qwen2", shard)
+    with pytest.raises(SourceDownloadError, match="corrupted"):
+        build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])
+    assert not (tmp_path / "out").exists()
+    manifest = build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])  # re-downloaded
+    assert manifest.entry("Q8_0") is not None

@@ -1,0 +1,35 @@
+"""Errors the runtime reports to people.
+
+Each class also inherits the matching built-in, so callers can catch either. Messages say what
+is wrong and what to do; only the CLI turns them into exit codes and one-line messages.
+"""
+
+from __future__ import annotations
+
+
+class VibeLocalError(Exception):
+    """Base class for every error vibe-local reports to a person."""
+
+
+class ModelNotFoundError(VibeLocalError, FileNotFoundError):
+    """No such model file, ladder directory or catalogue id."""
+
+
+class InvalidModelError(VibeLocalError, ValueError):
+    """The file exists but is not a usable GGUF model (truncated, corrupt, wrong format)."""
+
+
+class DoesNotFitError(VibeLocalError, MemoryError):
+    """The model (at the asked context) does not fit this machine's memory."""
+
+
+class InvalidRequestError(VibeLocalError, ValueError):
+    """A bad argument: empty prompt, unknown quant, context above the model's maximum, ..."""
+
+
+class ContextFullError(VibeLocalError, RuntimeError):
+    """The conversation no longer fits the context window."""
+
+
+class BackendError(VibeLocalError, RuntimeError):
+    """llama.cpp failed in a way we could not attribute to the input."""
