@@ -263,6 +263,7 @@ class LoopGuard:
         return bool(found)
 
     def _trip(self, period: int) -> None:
+        """Record what repeats, so the engine can log it and the UI can show the loop."""
         span = self._runs[period] + period
         self._pattern = tuple(self._recent[-period:])
         self._reason = (
