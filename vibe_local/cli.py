@@ -1,31 +1,56 @@
-"""`vibe-local`: the runtime's command line.
+"""`vibe-local`: parses, dispatches to one module per command, prints errors as one line.
 
-The runtime commands (fit, run, chat, pull, bench, demo) are being built; until they land this
-entry point says so instead of failing with an import error.
+Commands import their heavy dependencies (llama_cpp, textual, huggingface_hub) only when they
+run, so `vibe-local --help` starts instantly. A VibeLocalError becomes one line on stderr and a
+non-zero exit; set VIBE_DEBUG=1 for the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 
 from . import __version__
 
+COMMANDS = ("doctor",)
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vibe-local",
-        description="Run VibeThinker on your own machine, offline. The runtime commands are "
-        "not built yet; `vibe-quantize` (checkpoint -> GGUF ladder) is available today.",
+        description="Run VibeThinker reasoning models on your own machine, offline.",
     )
     parser.add_argument("--version", action="version", version=f"vibe-local {__version__}")
-    parser.add_argument("command", nargs="?", help="not available yet")
-    args = parser.parse_args(argv)
-    if args.command:
-        print(f"vibe-local: {args.command!r} is not available yet; see README.md", file=sys.stderr)
-        return 2
-    parser.print_help()
-    return 0
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        _command(name).add_parser(sub)
+    return parser
+
+
+def _command(name: str):
+    return importlib.import_module(f".commands.{name}", __package__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from quantize.errors import QuantizeError
+
+    from .errors import VibeLocalError
+
+    try:
+        return _command(args.command).run(args)
+    except (VibeLocalError, QuantizeError) as exc:
+        if os.environ.get("VIBE_DEBUG"):
+            raise
+        print(f"vibe-local: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)
+    except KeyboardInterrupt:
+        print("\nvibe-local: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
