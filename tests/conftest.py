@@ -68,6 +68,24 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> TinyCheckpoint:
 
 
 @pytest.fixture(scope="session")
+def scripted(tmp_path_factory: pytest.TempPathFactory):
+    """A real GGUF that follows a next-token script (see fixtures/scripted_model.py)."""
+    from fixtures.scripted_model import build_standard_scripted_model
+
+    return build_standard_scripted_model(tmp_path_factory.mktemp("scripted"))
+
+
+@pytest.fixture(scope="session")
+def ladder_dir(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default ladder of the default fixture, built once."""
+    from quantize.ladder import build_ladder
+
+    out = tmp_path_factory.mktemp("ladder")
+    build_ladder(tiny_checkpoint.path, out, name="tiny")
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_f16_gguf(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default fixture converted to F16 once for the whole session."""
     from quantize.convert import convert

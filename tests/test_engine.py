@@ -11,57 +11,13 @@ from pathlib import Path
 
 import pytest
 from fixtures.qwen2_checkpoint import TinyCheckpoint
-from fixtures.scripted_model import ScriptedModel, build_scripted_model
+from fixtures.scripted_model import ENTRIES, RAMBLE, ScriptedModel, chatml_ending_with
 
 from vibe_local.backend import open_llama
 from vibe_local.chat_template import ChatTemplate
 from vibe_local.engine import Model, ModelInfo
 from vibe_local.errors import ContextFullError, InvalidRequestError
 from vibe_local.reasoning import AnswerDelta, ThinkingDelta
-
-# Distinct single-token words from the fixture vocabulary, so every token has one successor.
-RAMBLE = ("after also another any are around ask back because been before big call came "
-          "can come could count data day did does down each end even find first follow for form "
-          "from get give good great had has have help her here him his how index into items its "
-          "just key know large like line little live long look made make many may mean more most "
-          "much must name new node not now number old one only other our out over parent part "
-          "people place put range reader result return right root said same say see set shape "
-          "she show size small some such take tell than that their them then there these they "
-          "thing this three through time total turn value very want was water way well went "
-          "were when where which who why will with work would write year your").split()
-ENTRIES = {"solve": "solve", "ramble": "sentence", "loop": "square", "direct": "triangle",
-           "answer_loop": "matrix"}
-assert not set(RAMBLE) & {"think", "about", "the", "problem", "answer", "two", "but", "prime",
-                          *ENTRIES.values()}
-
-
-def _script(s) -> None:
-    im_end = s.token("<|im_end|>")
-    newline = s.token("\n")
-    # The model opens and closes its own thinking (VibeThinker style).
-    s.chain(f" {ENTRIES['solve']}", "<think>", " think about the problem", "</think>", newline,
-            " answer two", im_end)
-    # Thinking that never ends on its own: a 133-word cycle, longer than the loop guard's reach.
-    s.chain(f" {ENTRIES['ramble']}", *[f" {w}" for w in RAMBLE], f" {RAMBLE[0]}")
-    # Degenerate thinking: "but but but ...".
-    s.chain(f" {ENTRIES['loop']}", " but", " but")
-    # No thinking at all, and an answer that loops.
-    s.chain(f" {ENTRIES['direct']}", " answer")
-    s.chain(f" {ENTRIES['answer_loop']}", " prime", " prime")
-
-
-@pytest.fixture(scope="module")
-def scripted(tmp_path_factory: pytest.TempPathFactory) -> ScriptedModel:
-    return build_scripted_model(tmp_path_factory.mktemp("scripted"), _script)
-
-
-def _template(suffix: str) -> ChatTemplate:
-    """ChatML whose assistant turn ends with `suffix` (the behaviour selector)."""
-    return ChatTemplate(
-        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
-        "{% endfor %}<|im_start|>assistant" + suffix
-    )
-
 
 @pytest.fixture
 def model(scripted: ScriptedModel) -> Model:
@@ -71,8 +27,9 @@ def model(scripted: ScriptedModel) -> Model:
 
 
 def _use(model: Model, behaviour: str, opened: bool = False) -> Model:
+    """Select a scripted behaviour through the template's last token."""
     prefix = "<think>" if opened else ""
-    model.template = _template(f"{prefix} {ENTRIES[behaviour]}")
+    model.template = ChatTemplate(chatml_ending_with(f"{prefix} {ENTRIES[behaviour]}"))
     return model
 
 
@@ -98,7 +55,7 @@ def test_stream_yields_typed_events_in_order(model: Model) -> None:
 
 
 def test_template_that_opens_the_thinking(model: Model) -> None:
-    model.template = _template("<think>")
+    model.template = ChatTemplate(chatml_ending_with("<think>"))
     reply = model.chat("What is 1 + 1?")
     assert reply.thinking == " think about the problem" and reply.answer == "answer two"
 

@@ -21,13 +21,6 @@ from quantize.quant_types import DEFAULT_LADDER
 BITS_FALLING = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K"]
 
 
-@pytest.fixture(scope="session")
-def ladder_dir(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ladder")
-    build_ladder(tiny_checkpoint.path, out, name="tiny")
-    return out
-
-
 def test_manifest_lists_master_and_default_ladder(
     ladder_dir: Path, tiny_checkpoint: TinyCheckpoint
 ) -> None:

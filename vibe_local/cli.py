@@ -14,7 +14,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("doctor",)
+COMMANDS = ("run", "fit", "doctor")
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 

@@ -54,7 +54,7 @@ class ModelInfo:
     n_gpu_layers: int
     kv_type: str
     repack: bool
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class Model:

@@ -159,7 +159,8 @@ def parse_gpu_spec(spec: str, ram_total: int) -> tuple[tuple[GpuInfo, ...], bool
     Raises:
         InvalidRequestError: any other form; the message lists the valid ones.
     """
-    kind, _, size = spec.strip().lower().partition(":")
+    kind, _, size = spec.strip().partition(":")
+    kind = kind.lower()
     if kind == "none" and not size:
         return (), False
     try:

@@ -1,0 +1,90 @@
+"""The public Python API: `fit` (what would run here, and why) and `load` (run it).
+
+    import vibe_local
+    with vibe_local.load("models/vibethinker-1.5b") as model:   # ladder dir or .gguf
+        reply = model.chat("What is 17 * 23?", think_budget=2048)
+        print(reply.thinking, reply.answer, reply.stats.generation_tokens_per_s)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .engine import DEFAULT_SAMPLING, Model, ModelInfo
+from .errors import DoesNotFitError, InvalidModelError
+from .fit import FitResult, format_table, plan
+from .generation import Sampling
+from .gguf_info import options_from_path
+from .hardware import probe
+
+GGML_TYPE = {"f16": 1, "q8_0": 8}  # ggml_type numbers for the KV cache (llama_cpp.GGML_TYPE_*)
+
+
+def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None,
+        memory: str | int | None = None, gpu: str | None = None,
+        recommended_ctx: int | None = None) -> FitResult:
+    """Estimate memory for every quant of `model` on this (or a simulated) machine and choose.
+
+    Args:
+        model: a .gguf file or a ladder directory with manifest.json.
+        quant: a quant name to force, or "auto"/None to let the fit choose.
+        ctx: context length to plan for (default: the model's recommended length if it fits).
+        memory: simulate this much RAM ("8GiB"); gpu: simulate a GPU ("none", "cuda:12GiB",
+            "metal"). Both default to the real machine (or VIBE_LOCAL_MEMORY / VIBE_LOCAL_GPU).
+
+    Raises:
+        ModelNotFoundError, InvalidModelError: the model path is wrong or not a GGUF model.
+        InvalidRequestError: unknown quant, or ctx above the model's maximum.
+    """
+    options = options_from_path(model)
+    hardware = probe(memory=memory, gpu=gpu)
+    forced = None if quant in (None, "auto") else quant
+    return plan(options, hardware, ctx=ctx, quant=forced, recommended_ctx=recommended_ctx)
+
+
+def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, *,
+         memory: str | int | None = None, gpu: str | None = None,
+         sampling: Sampling = DEFAULT_SAMPLING, threads: int | None = None,
+         verbose: bool = False) -> Model:
+    """Choose what fits (see `fit`), refuse what does not, and load it with llama.cpp.
+
+    Raises:
+        DoesNotFitError: nothing fits; the error carries the fit (`.fit`) with the table.
+        ModelNotFoundError, InvalidModelError, InvalidRequestError: as for `fit`.
+    """
+    result = fit(model, quant=quant, ctx=ctx, memory=memory, gpu=gpu)
+    choice = result.choice
+    if choice is None:
+        error = DoesNotFitError(f"{result.reason}\n{format_table(result)}")
+        error.fit = result
+        raise error
+    from .backend import open_llama
+    from .selftest import repack_allowed
+
+    repack = repack_allowed()
+    kv = GGML_TYPE[choice.kv_type]
+    n_threads = threads or result.hardware.physical_cores
+    try:
+        llm = open_llama(choice.path, repack=repack, verbose=verbose, n_ctx=choice.ctx,
+                         n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn,
+                         type_k=kv, type_v=kv, n_batch=512, n_ubatch=512,
+                         n_threads=n_threads, n_threads_batch=n_threads)
+    except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+        raise InvalidModelError(f"llama.cpp could not load {choice.path}: {_why()}") from exc
+    info = ModelInfo(Path(choice.path), choice.quant, choice.ctx, choice.n_gpu_layers,
+                     choice.kv_type, repack, extra={"reason": choice.reason, "fit": result})
+    return Model(llm, info, sampling)
+
+
+def _why() -> str:
+    from quantize import llama_log
+
+    return llama_log.recent_errors() or "no reason given; run with verbose=True"
+
+
+def model_summary(model: Model) -> dict[str, Any]:
+    """What was loaded, for JSON output and status lines."""
+    info = model.info
+    return {"path": str(info.path), "quant": info.quant, "ctx": info.ctx,
+            "n_gpu_layers": info.n_gpu_layers, "kv_type": info.kv_type, "repack": info.repack}

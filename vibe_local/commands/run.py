@@ -1,0 +1,128 @@
+"""`vibe-local run -m MODEL [options] [PROMPT]`: one question, streamed answer.
+
+Piped stdin is put before PROMPT (`cat problem.txt | vibe-local run -m M "Solve this."`).
+On a terminal the thinking is shown dimmed, then the answer, then speed on stderr; when stdout
+is not a terminal the output is plain text, the thinking between <think> and </think> lines.
+Ctrl+C stops the generation and keeps what came. --json prints one object at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from .common import add_machine_arguments, add_model_arguments
+
+DIM, RESET = "\033[2m", "\033[0m"
+EXIT_INTERRUPTED = 130
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="answer one prompt", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(parser)
+    add_machine_arguments(parser)
+    parser.add_argument("prompt", nargs="?", default="", help="the question (or pipe it in)")
+    parser.add_argument("--max-tokens", type=int, help="cap on the whole reply, thinking included")
+    parser.add_argument("--think-budget", type=int,
+                        help="close the thinking after this many tokens and answer")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default 0.6)")
+    parser.add_argument("--top-p", type=float, help="nucleus sampling (default 0.95)")
+    parser.add_argument("--seed", type=int, help="seed for a reproducible reply")
+    parser.add_argument("--hide-thinking", action="store_true", help="print only the answer")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"model", "quant", "thinking", "answer", "stats"}')
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import load
+    from ..errors import InvalidRequestError
+
+    prompt = _prompt(args)
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty; pass a question or pipe one in")
+    model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu)
+    with model:
+        printer = _Printer(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
+        interrupted = False
+        try:
+            for event in model.stream(prompt, max_tokens=args.max_tokens,
+                                      think_budget=args.think_budget, seed=args.seed,
+                                      temperature=args.temperature, top_p=args.top_p):
+                printer.show(event)
+        except KeyboardInterrupt:
+            interrupted = True
+        printer.finish(interrupted)
+        if args.json:
+            print(json.dumps(_as_json(args.model, model, printer), indent=2))
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _prompt(args: argparse.Namespace) -> str:
+    """PROMPT, with piped stdin (if any) in front of it."""
+    piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    parts = [p.strip("\n") for p in (piped, args.prompt) if p and p.strip()]
+    return "\n\n".join(parts)
+
+
+class _Printer:
+    """Writes thinking and answer as they stream; remembers them for --json."""
+
+    def __init__(self, out, *, hide_thinking: bool, quiet: bool):
+        self.out, self.hide, self.quiet = out, hide_thinking, quiet
+        self.tty = out.isatty()
+        self.thinking: list[str] = []
+        self.answer: list[str] = []
+        self.stats = None
+        self._in_thinking = False
+
+    def show(self, event) -> None:
+        from ..generation import Done
+        from ..reasoning import ThinkingDelta
+
+        if isinstance(event, Done):
+            self.stats = event.stats
+        elif isinstance(event, ThinkingDelta):
+            self.thinking.append(event.text)
+            if not self.hide:
+                self._write(self._open_thinking() + event.text)
+        else:
+            self.answer.append(event.text)
+            self._write(self._close_thinking() + event.text)
+
+    def finish(self, interrupted: bool) -> None:
+        self._write(self._close_thinking() + ("\n" if self.answer or self.thinking else ""))
+        if self.quiet:
+            return
+        note = "stopped" if interrupted else (self.stats.finish_reason if self.stats else "")
+        if self.stats and self.tty:
+            s = self.stats
+            print(f"{DIM}{s.completion_tokens} tokens · {s.generation_tokens_per_s:.1f} tok/s · "
+                  f"prompt {s.prompt_tokens_per_s:.0f} tok/s · {note}{RESET}", file=sys.stderr)
+        elif interrupted:
+            print("(stopped)", file=sys.stderr)
+
+    def _open_thinking(self) -> str:
+        if self._in_thinking:
+            return ""
+        self._in_thinking = True
+        return DIM if self.tty else "<think>\n"
+
+    def _close_thinking(self) -> str:
+        if not self._in_thinking:
+            return ""
+        self._in_thinking = False
+        return f"{RESET}\n\n" if self.tty else "\n</think>\n\n"
+
+    def _write(self, text: str) -> None:
+        if text and not self.quiet:
+            self.out.write(text)
+            self.out.flush()
+
+
+def _as_json(model_arg: str, model, printer: _Printer) -> dict:
+    return {"model": model_arg, "quant": model.info.quant, "thinking": "".join(printer.thinking),
+            "answer": "".join(printer.answer),
+            "stats": asdict(printer.stats) if printer.stats else None}
