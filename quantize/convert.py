@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -139,9 +140,7 @@ def _add_tensors(writer: gguf.GGUFWriter, checkpoint: Checkpoint, names: list[st
         record = checkpoint.tensors[hf_name]
         gguf_name = qwen2.gguf_tensor_name(hf_name, cfg.n_layer)
         qtype = tensor_type(gguf_name, len(record.shape), outtype)
-        done = None
-        if on_tensor is not None:
-            done = (lambda i=index, n=gguf_name: on_tensor(i + 1, len(names), n))
+        done = None if on_tensor is None else partial(on_tensor, index + 1, len(names), gguf_name)
         tensor = StreamedTensor(record, qtype, done)
         writer.add_tensor(gguf_name, tensor, raw_shape=record.shape, raw_dtype=qtype)
 

@@ -44,8 +44,8 @@ def fetch_checkpoint(repo_id: str, revision: str | None = None) -> tuple[Path, s
         SourceDownloadError: unknown repo or revision, gated repo, or no network and nothing
             cached; the message says what to do.
     """
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hf_errors
+    from huggingface_hub import snapshot_download
 
     try:
         path = Path(snapshot_download(repo_id, revision=revision,

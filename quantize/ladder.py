@@ -19,9 +19,9 @@ from .convert import convert
 from .errors import CheckpointNotFoundError
 from .hub import fetch_checkpoint, looks_like_repo_id
 from .llama_quantize import quantize_gguf
-from .manifest import Manifest, ManifestFile, describe_gguf, load_manifest, sha256_file
-from .qwen2 import ARCH_NAME, check_supported
+from .manifest import Manifest, describe_gguf, load_manifest, sha256_file
 from .quant_types import ftype_of, parse_types
+from .qwen2 import ARCH_NAME, check_supported
 
 ReportFn = Callable[[str], None]
 _FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",

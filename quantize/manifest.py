@@ -86,7 +86,9 @@ def load_manifest(directory: Path) -> Manifest | None:
         files = [ManifestFile(**entry) for entry in data.pop("files")]
         return Manifest(**data, files=files)
     except (ValueError, TypeError, KeyError) as exc:
-        raise CheckpointError(f"{file} is not a valid manifest ({exc}); delete it and rebuild")
+        raise CheckpointError(
+            f"{file} is not a valid manifest ({exc}); delete it and rebuild"
+        ) from None
 
 
 def sha256_file(path: Path) -> str:

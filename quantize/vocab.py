@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
 import gguf
 
 from .checkpoint import Checkpoint, read_json

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint  # noqa: E402
 from hub_fixtures import fake_hf, point_hf_at, set_hf_offline  # noqa: E402, F401  (fixture)
 
+from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint  # noqa: E402
 
 # Nothing listens here: a test that forgets the fake Hub fails fast instead of going online.
 _NO_HUB = "http://127.0.0.1:9"
@@ -86,7 +86,8 @@ def ladder_dir(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
-def tiny_f16_gguf(tiny_checkpoint: TinyCheckpoint, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_f16_gguf(tiny_checkpoint: TinyCheckpoint,
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default fixture converted to F16 once for the whole session."""
     from quantize.convert import convert
 

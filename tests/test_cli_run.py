@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fixtures.scripted_model import ScriptedModel
 
+from fixtures.scripted_model import ScriptedModel
 from vibe_local.cli import main
 
 

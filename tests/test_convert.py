@@ -9,6 +9,9 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+from llama_support import llama_logits
+from tokenizers import Tokenizer
+
 from fixtures.numpy_qwen2 import qwen2_logits
 from fixtures.qwen2_checkpoint import (
     CHATML_TEMPLATE,
@@ -17,9 +20,6 @@ from fixtures.qwen2_checkpoint import (
     TinyQwen2Spec,
     build_checkpoint,
 )
-from llama_support import llama_logits
-from tokenizers import Tokenizer
-
 from quantize import safetensors_file
 from quantize.convert import convert
 from vibe_local.backend import open_llama
@@ -98,7 +98,8 @@ def test_tokenizer_metadata_and_vocab_padding(
     assert meta["tokenizer.ggml.model"] == "gpt2"
     assert meta["tokenizer.ggml.pre"] == "qwen2"
     assert len(tokens) == len(types) == n_vocab
-    n_real = len(json.loads((tiny_checkpoint.path / "tokenizer.json").read_text())["model"]["vocab"])
+    tokenizer_json = json.loads((tiny_checkpoint.path / "tokenizer.json").read_text())
+    n_real = len(tokenizer_json["model"]["vocab"])
     n_added = 4
     assert tokens[n_real + n_added :] == [f"[PAD{i}]" for i in range(n_real + n_added, n_vocab)]
     assert set(types[n_real + n_added :]) == {gguf.TokenType.UNUSED}

@@ -10,14 +10,15 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from fixtures.qwen2_checkpoint import TinyCheckpoint
 from fixtures.scripted_model import ENTRIES, RAMBLE, ScriptedModel, chatml_ending_with
-
 from vibe_local.backend import open_llama
 from vibe_local.chat_template import ChatTemplate
 from vibe_local.engine import Model, ModelInfo
 from vibe_local.errors import ContextFullError, InvalidRequestError
 from vibe_local.reasoning import AnswerDelta, ThinkingDelta
+
 
 @pytest.fixture
 def model(scripted: ScriptedModel) -> Model:

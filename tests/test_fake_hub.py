@@ -29,7 +29,6 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.file_download import get_hf_file_metadata
 
-
 REPO = "vibe-test/tiny-model"
 CONFIG = b'{"model_type": "qwen2"}\n'
 WEIGHTS = bytes(range(256)) * 16  # 4 KiB -> served as LFS
@@ -108,7 +107,8 @@ def test_model_info_tree_and_paths_info(fake_hf, repo):
     assert {s.rfilename: s.blob_id for s in info.siblings} == \
         {"config.json": git_sha1(CONFIG), "model.safetensors": git_sha1(POINTER)}
     weights = lfs["model.safetensors"]
-    assert (weights.sha256, weights.size, weights.pointer_size) == (SHA256, len(WEIGHTS), len(POINTER))
+    expected = (SHA256, len(WEIGHTS), len(POINTER))
+    assert (weights.sha256, weights.size, weights.pointer_size) == expected
     # module-level helper is bound to an HfApi created at import: needs the api.endpoint patch
     assert [s.size for s in huggingface_hub.model_info(REPO).siblings] == [None, None]
 

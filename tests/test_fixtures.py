@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer
+
 from fixtures.numpy_qwen2 import qwen2_logits
 from fixtures.qwen2_checkpoint import (
     CHATML_TEMPLATE,
@@ -20,7 +22,6 @@ from fixtures.qwen2_checkpoint import (
     build_checkpoint,
     round_to_bf16,
 )
-from tokenizers import Tokenizer
 
 SPECS = {
     "bf16-2shards-tied": TinyQwen2Spec(),

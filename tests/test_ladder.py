@@ -11,9 +11,9 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 from llama_support import llama_logits, mean_kld
 
+from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 from quantize.ladder import build_ladder
 from quantize.manifest import load_manifest, sha256_file
 from quantize.quant_types import DEFAULT_LADDER

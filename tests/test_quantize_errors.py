@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 
+from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 from quantize.cli import main
 
 
@@ -115,7 +115,6 @@ def test_unknown_quant_type_lists_valid_ones(capsys, ckpt: Path, tmp_path: Path)
 def _drop_tensor(shard: Path, name: str) -> None:
     """Rewrite a single-file checkpoint without one tensor (header and data)."""
     from fixtures.qwen2_checkpoint import write_safetensors
-
     from quantize.safetensors_file import read_header
 
     kept = {}

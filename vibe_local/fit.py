@@ -9,8 +9,8 @@ Estimates model what llama.cpp (the version we ship) allocates, term by term:
 * KV cache: 2 (K and V) x layers x kv_heads x head_dim x n_ctx x bytes per element (f16: 2,
   q8_0: 34/32, from gguf.GGML_QUANT_SIZES); n_ctx padded to 256 as llama.cpp does.
 * compute: llama.cpp sizes one buffer for the worst stage of a full n_ubatch graph. Fitted to
-  its "compute buffer size" log lines (4 model shapes x 3 contexts x 2 ubatch sizes x FA on/off,
-  all within 1.5%): attention needs the mask (n_ctx x n_ubatch, f32, f16 with flash attention)
+  its "compute buffer size" log lines (4 model shapes x 3 contexts x 2 ubatch sizes x FA on/off
+  x f16/q8_0 KV: never below, at most 8% above): attention needs the mask (n_ctx x n_ubatch, f32, f16 with flash attention)
   plus, without flash attention, the scores n_ctx x n_ubatch x n_head x 4; the FFN stage
   (3 n_ff + 4 n_embd) x n_ubatch x 4 + mask; the logits stage (n_vocab x outputs + 3 n_embd x
   n_ubatch) x 4. llama.cpp reserves n_ubatch outputs, but the engine reads one token's logits,
@@ -37,9 +37,14 @@ from .hardware import GpuInfo, Hardware
 MIB, GIB = 2**20, 2**30
 CTX_PAD = 256  # llama.cpp rounds n_ctx up to a multiple of 256 (llama-context.cpp)
 KV_TYPES = ("f16", "q8_0")
-RUNTIME_BYTES = 64 * MIB  # python + numpy + llama.cpp libraries, measured ~48 MiB, rounded up
-LOAD_BYTES = 8 * MIB  # per model: graph metadata, threadpool, llama-cpp-python buffers
-VOCAB_TOKEN_BYTES = 160  # per vocabulary entry: token text, maps, sampler arrays (measured)
+# RSS of Python 3.11 with numpy and llama_cpp imported and libllama loaded (measured 47.4 MiB);
+# the UI and other programs live in the RAM margin, not here.
+RUNTIME_BYTES = 48 * MIB
+# Per loaded model, beyond its buffers: graph metadata, threadpool, llama-cpp-python's arrays
+# (a constant), and vocabulary tables, logits output and sampler arrays (per token). Fitted to
+# the RSS after load of three models with 32k, 50k and 152k vocabularies (+-0.5 MiB).
+LOAD_BYTES = 3 * MIB
+VOCAB_TOKEN_BYTES = 176
 CUDA_RUNTIME_BYTES = 384 * MIB  # CUDA context + cuBLAS workspace (public reports: 250-500 MiB)
 GOOD_BPW = 4.5  # Q4_K_M and above keep reasoning quality; below it is a last resort
 DEFAULT_RECOMMENDED_CTX = 40960  # VibeThinker's recommended generation budget
@@ -93,7 +98,7 @@ def compute_bytes(g: ModelGeometry, ctx: int, n_ubatch: int, *, flash_attn: bool
 
 def overhead_bytes(g: ModelGeometry) -> int:
     """RAM the process needs beyond buffers: runtime, per-model tables, logits output."""
-    return RUNTIME_BYTES + LOAD_BYTES + g.n_vocab * (VOCAB_TOKEN_BYTES + 4)
+    return RUNTIME_BYTES + LOAD_BYTES + g.n_vocab * VOCAB_TOKEN_BYTES
 
 
 def estimate(g: ModelGeometry, *, ctx: int, kv_type: str = "f16", n_gpu_layers: int = 0,
@@ -291,14 +296,13 @@ def _reason(option, p, g, budget, rows, target) -> str:
 
 def _no_fit_reason(opts, geos, ctx, budget) -> str:
     smallest = min(opts, key=lambda o: o.bytes)
-    g = geos[smallest.quant]
-    need = place(g, ctx, budget).estimate.total_bytes
+    need = place(geos[smallest.quant], ctx, budget).estimate.total_bytes
     text = (f"nothing fits with {ctx:,} tokens of context: the smallest quant, "
             f"{smallest.quant}, needs {fmt_bytes(need)} and {fmt_bytes(budget.ram)} of RAM is "
             "usable")
     for c in _ctx_steps(ctx, 512)[1:]:
-        if place(g, c, budget).verdict != "does not fit":
-            return text + f"; {smallest.quant} would fit with {c:,} tokens (pass ctx={c})"
+        if pick := _pick(opts, geos, c, budget, good_only=False):
+            return text + f"; {pick[0].quant} would fit with {c:,} tokens (pass ctx={c})"
     return text + "; free some memory or use a machine with more"
 
 

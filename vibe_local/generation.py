@@ -89,7 +89,8 @@ class Generator:
                     restart = True
                     break
                 if self.guard.triggered and self.splitter.state == "answer":
-                    self.stats.finish_reason, self.stats.loop_reason = "repetition", self.guard.reason
+                    self.stats.finish_reason = "repetition"
+                    self.stats.loop_reason = self.guard.reason
                     break
             if not restart:
                 break

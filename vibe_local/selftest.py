@@ -159,20 +159,11 @@ def _add_byte_vocab(writer) -> None:
 
 
 def _tensor_shapes(cfg) -> dict[str, tuple[int, ...]]:
-    kv = cfg.n_head_kv * cfg.head_dim
-    shapes = {"token_embd.weight": (cfg.n_vocab, cfg.n_embd), "output_norm.weight": (cfg.n_embd,)}
-    for i in range(cfg.n_layer):
-        p = f"blk.{i}."
-        shapes |= {
-            p + "attn_norm.weight": (cfg.n_embd,), p + "ffn_norm.weight": (cfg.n_embd,),
-            p + "attn_q.weight": (cfg.n_embd, cfg.n_embd), p + "attn_q.bias": (cfg.n_embd,),
-            p + "attn_k.weight": (kv, cfg.n_embd), p + "attn_k.bias": (kv,),
-            p + "attn_v.weight": (kv, cfg.n_embd), p + "attn_v.bias": (kv,),
-            p + "attn_output.weight": (cfg.n_embd, cfg.n_embd),
-            p + "ffn_gate.weight": (cfg.n_ff, cfg.n_embd), p + "ffn_up.weight": (cfg.n_ff, cfg.n_embd),
-            p + "ffn_down.weight": (cfg.n_embd, cfg.n_ff),
-        }
-    return shapes
+    """GGUF tensor name -> NumPy shape, from the converter's own Qwen2 layout."""
+    from quantize import qwen2
+
+    return {qwen2.gguf_tensor_name(name, cfg.n_layer): shape
+            for name, shape in qwen2.expected_shapes(cfg, has_lm_head=False).items()}
 
 
 def _child(model: str) -> None:

@@ -22,7 +22,6 @@ Not a test: machines here are noisy, so it reports ratios measured in one run.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shlex
@@ -37,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fixtures.qwen2_checkpoint import CHATML_TEMPLATE, train_tokenizer  # noqa: E402
+from quantize.manifest import sha256_file  # noqa: E402
+from quantize.qwen2 import Qwen2Config, expected_shapes  # noqa: E402
 
 VIBETHINKER_1_5B = {
     "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_act": "silu",
@@ -51,20 +52,8 @@ VIBETHINKER_1_5B = {
 
 
 def tensor_shapes(cfg: dict) -> dict[str, tuple[int, ...]]:
-    h, ff, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    kv = cfg["num_key_value_heads"] * h // cfg["num_attention_heads"]
-    shapes = {"model.embed_tokens.weight": (v, h), "model.norm.weight": (h,)}
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        shapes |= {
-            p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,),
-            p + "self_attn.q_proj.weight": (h, h), p + "self_attn.q_proj.bias": (h,),
-            p + "self_attn.k_proj.weight": (kv, h), p + "self_attn.k_proj.bias": (kv,),
-            p + "self_attn.v_proj.weight": (kv, h), p + "self_attn.v_proj.bias": (kv,),
-            p + "self_attn.o_proj.weight": (h, h), p + "mlp.gate_proj.weight": (ff, h),
-            p + "mlp.up_proj.weight": (ff, h), p + "mlp.down_proj.weight": (h, ff),
-        }
-    return dict(sorted(shapes.items()))
+    """Hugging Face tensor name -> shape, from the converter's Qwen2 layout."""
+    return dict(sorted(expected_shapes(Qwen2Config.from_hf(cfg), has_lm_head=False).items()))
 
 
 def write_shard(path: Path, shapes: dict[str, tuple[int, ...]], rng: np.random.Generator) -> None:
@@ -72,7 +61,8 @@ def write_shard(path: Path, shapes: dict[str, tuple[int, ...]], rng: np.random.G
     header, offset = {}, 0
     for name, shape in shapes.items():
         nbytes = int(np.prod(shape)) * 2
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        header[name] = {"dtype": "BF16", "shape": list(shape),
+                        "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
     header["__metadata__"] = {"format": "pt"}
     raw = json.dumps(header, separators=(",", ":")).encode()
@@ -129,14 +119,6 @@ def run_measured(command: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss * 1024
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
@@ -157,7 +139,7 @@ def main() -> None:
     for _ in range(args.repeats):
         results["vibe-quantize"].append(run_measured(ours_cmd))
         results["reference"].append(run_measured(ref_cmd))
-    report(results, sha256(ours_out) == sha256(ref_out))
+    report(results, sha256_file(ours_out) == sha256_file(ref_out))
     if args.ladder:
         seconds, rss = run_measured([sys.executable, "-m", "quantize.cli", "ladder", str(src),
                                      "--out", str(args.workdir / "ladder"), "--force"])
@@ -172,7 +154,8 @@ def report(results: dict[str, list[tuple[float, int]]], identical: bool) -> None
         print(f"{tool:>14}: wall {times} s   peak RSS {peak / 2**20:,.0f} MiB")
     best = {tool: min(t for t, _ in runs) for tool, runs in results.items()}
     rss = {tool: max(r for _, r in runs) for tool, runs in results.items()}
-    print(f"time ratio (ours / reference, best of each): {best['vibe-quantize'] / best['reference']:.2f}")
+    ratio = best["vibe-quantize"] / best["reference"]
+    print(f"time ratio (ours / reference, best of each): {ratio:.2f}")
     print(f"peak RSS ratio: {rss['vibe-quantize'] / rss['reference']:.2f}")
     print(f"outputs byte-identical: {identical}")
 
