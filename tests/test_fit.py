@@ -9,21 +9,21 @@ from pathlib import Path
 import gguf
 import pytest
 from benchmarks.fit_accuracy import measure
-from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 
+from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 from vibe_local import hardware
 from vibe_local.errors import InvalidModelError, InvalidRequestError, ModelNotFoundError
 from vibe_local.fit import (
     MIB,
     RUNTIME_BYTES,
     VERDICTS,
+    budget_for,
     compute_bytes,
     estimate,
     format_table,
     kv_bytes_per_token,
     place,
     plan,
-    budget_for,
     ram_margin,
     vram_margin,
 )
@@ -162,6 +162,8 @@ def test_cpu_only_machine(ladder: Path) -> None:
     assert (c.quant, c.n_gpu_layers, c.ctx, c.kv_type) == ("BF16", 0, 32768, "f16")
     assert c.reason.startswith("BF16 fits in RAM on the CPU") and "32,768 tokens" in c.reason
     assert result.reason == c.reason
+    forced = plan(options_from_path(ladder), probe(memory="2GiB", gpu="none"), quant="q8_0")
+    assert forced.choice.quant == "Q8_0" and forced.reason.endswith("(the quant asked for)")
 
 
 def test_full_gpu_on_cuda(ladder: Path) -> None:
@@ -183,7 +185,7 @@ def test_partial_gpu_on_cuda_and_full_offload_preferred(ladder: Path) -> None:
     assert rows["BF16"]["n_gpu_layers"] == g.n_layer  # all but one block
     assert rows["Q8_0"]["verdict"] == "full GPU"
     assert result.choice.quant == "Q8_0"  # a smaller quant fully offloaded beats partial BF16
-    assert "BF16 fits only partial GPU" in result.reason
+    assert f"BF16 would fit only with {g.n_layer} of {g.n_layer + 1} layers" in result.reason
     forced = plan(options, hw, quant="bf16")
     assert (forced.choice.quant, forced.choice.n_gpu_layers) == ("BF16", g.n_layer)
     assert f"{g.n_layer} of {g.n_layer + 1} layers on the GPU" in forced.reason
@@ -207,7 +209,7 @@ def test_q8_0_kv_only_when_it_makes_the_context_fit(ladder: Path) -> None:
     assert (tight.choice.quant, tight.choice.kv_type, tight.choice.ctx) == ("BF16", "q8_0", 32768)
     assert "q8_0 KV cache" in tight.reason
     rows = {r["quant"]: r for r in tight.rows}
-    assert rows["Q4_K_M"]["kv_type"] == "f16"  # smaller quants still fit with f16
+    assert rows["Q4_K_M"]["kv_type"] == "f16"  # a smaller quant still fits with f16
 
 
 def test_context_shrinks_before_dropping_to_weak_quants(ladder: Path) -> None:
@@ -282,9 +284,11 @@ def test_to_dict_schema_and_table(ladder: Path) -> None:
                                    "flash_attn", "reason"}
     for row in data["rows"]:
         assert set(row) == {"quant", "weights_bytes", "kv_bytes", "compute_bytes",
-                            "overhead_bytes", "total_bytes", "verdict", "n_gpu_layers", "ctx",
-                            "kv_type", "flash_attn"}
+                            "overhead_bytes", "total_bytes", "gpu_bytes", "verdict",
+                            "n_gpu_layers", "ctx", "kv_type", "flash_attn"}
         assert row["verdict"] in VERDICTS
+        if row["verdict"] != "does not fit":
+            assert (row["gpu_bytes"] > 0) == (row["verdict"] in ("full GPU", "partial GPU"))
         assert row["total_bytes"] == sum(row[k] for k in ("weights_bytes", "kv_bytes",
                                                           "compute_bytes", "overhead_bytes"))
     table = format_table(result)

@@ -10,14 +10,15 @@ Estimates model what llama.cpp (the version we ship) allocates, term by term:
   q8_0: 34/32, from gguf.GGML_QUANT_SIZES); n_ctx padded to 256 as llama.cpp does.
 * compute: llama.cpp sizes one buffer for the worst stage of a full n_ubatch graph. Fitted to
   its "compute buffer size" log lines (4 model shapes x 3 contexts x 2 ubatch sizes x FA on/off
-  x f16/q8_0 KV: never below, at most 8% above): attention needs the mask (n_ctx x n_ubatch, f32, f16 with flash attention)
-  plus, without flash attention, the scores n_ctx x n_ubatch x n_head x 4; the FFN stage
-  (3 n_ff + 4 n_embd) x n_ubatch x 4 + mask; the logits stage (n_vocab x outputs + 3 n_embd x
+  x f16/q8_0 KV: never below, at most 8% above). Attention needs the mask (n_ctx x n_ubatch;
+  f32, or f16 with flash attention) plus, without flash attention, the scores n_ctx x n_ubatch
+  x n_head x 4 and (5 n_embd + 2 n_embd_kv) x n_ubatch x 4; the FFN stage the mask plus
+  (3 n_ff + 4 n_embd) x n_ubatch x 4; the logits stage (n_vocab x outputs + 3 n_embd x
   n_ubatch) x 4. llama.cpp reserves n_ubatch outputs, but the engine reads one token's logits,
   so on the CPU (where untouched pages cost nothing) one output is counted; on a GPU the
-  reservation is committed and counted in full. The CPU backend also keeps a work buffer:
-  without flash attention the scores are converted to f16 for the V product (n_ctx x n_ubatch
-  x n_head x 2), measured as RSS.
+  reservation is committed and counted in full. The CPU backend also keeps a work buffer for
+  converting matmul inputs: n_ff x n_ubatch x 2, or without flash attention the scores in f16
+  for the V product (n_ctx x n_ubatch x n_head x 2), measured as RSS.
 * overhead: the Python runtime with llama.cpp loaded, per-model tables (vocabulary, graph) and
   the CUDA context, measured (see tests/benchmarks/fit_accuracy.py).
 
@@ -134,8 +135,9 @@ def estimate(g: ModelGeometry, *, ctx: int, kv_type: str = "f16", n_gpu_layers: 
             c_cpu = ctx * ub * (2 if flash_attn else 4) + g.n_embd * ub * 4
         o_gpu = CUDA_RUNTIME_BYTES if gpu_backend == "cuda" else 0
     o_cpu = overhead_bytes(g)
-    return Estimate(requested, kv_type, flash_attn, k, w_cpu + w_gpu, kv_cpu + kv_gpu, c_cpu + c_gpu,
-                    o_cpu + o_gpu, w_gpu + kv_gpu + c_gpu + o_gpu, w_cpu + kv_cpu + c_cpu + o_cpu)
+    return Estimate(requested, kv_type, flash_attn, k, w_cpu + w_gpu, kv_cpu + kv_gpu,
+                    c_cpu + c_gpu, o_cpu + o_gpu, w_gpu + kv_gpu + c_gpu + o_gpu,
+                    w_cpu + kv_cpu + c_cpu + o_cpu)
 
 
 def ram_margin(ram_total: int) -> int:
@@ -239,7 +241,8 @@ def _row(option: QuantOption, p: Placement) -> dict:
     e = p.estimate
     return {"quant": option.quant, "weights_bytes": e.weights_bytes, "kv_bytes": e.kv_bytes,
             "compute_bytes": e.compute_bytes, "overhead_bytes": e.overhead_bytes,
-            "total_bytes": e.total_bytes, "verdict": p.verdict, "n_gpu_layers": e.n_gpu_layers,
+            "total_bytes": e.total_bytes, "gpu_bytes": e.gpu_bytes, "verdict": p.verdict,
+            "n_gpu_layers": e.n_gpu_layers,
             "ctx": e.ctx, "kv_type": e.kv_type, "flash_attn": e.flash_attn}
 
 
@@ -278,28 +281,40 @@ def _where(p: Placement, g: ModelGeometry, budget: Budget) -> str:
     return f"in RAM on the CPU ({fmt_bytes(e.total_bytes)} of {ram} usable)"
 
 
-def _reason(option, p, g, budget, rows, target) -> str:
+def _alternative(row: dict, g: ModelGeometry, chosen: str, verdict: str) -> str:
+    """Why the next better quant (one table row up) was not chosen."""
+    if row["verdict"] == verdict:
+        return f"{row['quant']} fits too"
+    if row["verdict"] == "does not fit":
+        return f"{row['quant']} would need {fmt_bytes(row['total_bytes'])}"
+    if row["verdict"] == "partial GPU":
+        return (f"{row['quant']} would fit only with {row['n_gpu_layers']} of {g.n_layer + 1} "
+                "layers on the GPU")
+    return f"{row['quant']} would fit only on the CPU"
+
+
+def _reason(option, p, g, budget, rows, target, forced: bool) -> str:
     e = p.estimate
     text = f"{option.quant} fits {_where(p, g, budget)} with {e.ctx:,} tokens of context"
     if e.kv_type != "f16":
         text += f" and a {e.kv_type} KV cache"
     if e.ctx < target:
         text += f" ({target:,} did not fit)"
-    better = next((r for r in rows if r["quant"] == option.quant), None)
-    index = rows.index(better) if better else 0
-    if index > 0:
-        r = rows[index - 1]
-        text += (f"; {r['quant']} would need {fmt_bytes(r['total_bytes'])}"
-                 if r["verdict"] == "does not fit" else f"; {r['quant']} fits only {r['verdict']}")
+    index = next(i for i, r in enumerate(rows) if r["quant"] == option.quant)
+    if forced:
+        text += " (the quant asked for)"
+    elif index > 0:
+        text += "; " + _alternative(rows[index - 1], g, option.quant, p.verdict)
     return text + (f" ({budget.note})" if budget.note else "")
 
 
 def _no_fit_reason(opts, geos, ctx, budget) -> str:
     smallest = min(opts, key=lambda o: o.bytes)
     need = place(geos[smallest.quant], ctx, budget).estimate.total_bytes
+    gpu = f" and {fmt_bytes(budget.gpu)} of GPU memory" if budget.gpu is not None else ""
     text = (f"nothing fits with {ctx:,} tokens of context: the smallest quant, "
-            f"{smallest.quant}, needs {fmt_bytes(need)} and {fmt_bytes(budget.ram)} of RAM is "
-            "usable")
+            f"{smallest.quant}, needs {fmt_bytes(need)}; usable: {fmt_bytes(budget.ram)} of "
+            f"RAM{gpu}")
     for c in _ctx_steps(ctx, 512)[1:]:
         if pick := _pick(opts, geos, c, budget, good_only=False):
             return text + f"; {pick[0].quant} would fit with {c:,} tokens (pass ctx={c})"
@@ -315,8 +330,17 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
     (default min(n_ctx_train, 40960): VibeThinker's traces run that long); if nothing fits,
     shorter contexts down to `min_ctx`, never below unless `ctx` is given. Quants of at least
     4.5 bpw (Q4_K_M and up) are tried at every context before the weaker ones. Among them a
-    quant that fits entirely on the GPU wins over a bigger one partially offloaded. The KV
-    cache goes q8_0 only when f16 fits nowhere.
+    quant that fits entirely on the GPU wins over a bigger one partially offloaded (decoding
+    reads every weight per token, so the CPU share sets the speed). The KV cache goes q8_0 only
+    when f16 fits nowhere.
+
+    Args:
+        options: the model's files (see `options_from_path`).
+        hardware: from `hardware.probe()`, real or simulated.
+        ctx: exact context to plan for (no search; may be below `min_ctx`).
+        recommended_ctx: the context to aim for (the catalogue's); capped at n_ctx_train.
+        min_ctx: the shortest context the search may settle for.
+        quant: plan only this quant (case-insensitive).
 
     Raises:
         InvalidRequestError: no options, unknown `quant`, or `ctx` outside 1..n_ctx_train.
@@ -330,7 +354,7 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
     if ctx is not None and not 1 <= ctx <= n_ctx_train:
         raise InvalidRequestError(f"context {ctx:,} is outside 1..{n_ctx_train:,}, the "
                                   "model's training context; pass a smaller ctx")
-    chosen = opts
+    chosen = list(opts)
     if quant is not None:
         chosen = [o for o in opts if o.quant.upper() == quant.strip().upper()]
         if not chosen:
@@ -349,7 +373,7 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
     if pick is None:
         return FitResult(hardware, None, rows, _no_fit_reason(chosen, geos, steps[-1], budget))
     option, p = pick
-    reason = _reason(option, p, geos[option.quant], budget, rows, target)
+    reason = _reason(option, p, geos[option.quant], budget, rows, target, quant is not None)
     e = p.estimate
     choice = Choice(option.quant, str(option.path), e.n_gpu_layers, e.ctx, e.kv_type,
                     e.flash_attn, reason)

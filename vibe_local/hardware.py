@@ -171,7 +171,8 @@ def parse_gpu_spec(spec: str, ram_total: int) -> tuple[tuple[GpuInfo, ...], bool
             budget = parse_size(size) if size else metal_working_set(ram_total)
             return (GpuInfo("simulated Apple GPU", "metal", budget, budget),), True
     except InvalidRequestError as exc:
-        raise InvalidRequestError(f"bad GPU spec {spec!r} ({exc}); use {GPU_SPEC_FORMS}")
+        raise InvalidRequestError(
+            f"bad GPU spec {spec!r} ({exc}); use {GPU_SPEC_FORMS}") from None
     raise InvalidRequestError(f"bad GPU spec {spec!r}; use {GPU_SPEC_FORMS}")
 
 
