@@ -13,7 +13,7 @@ from benchmarks.fit_accuracy import measure
 from fixtures.qwen2_checkpoint import TinyCheckpoint, TinyQwen2Spec, build_checkpoint
 from vibe_local import hardware
 from vibe_local.errors import InvalidModelError, InvalidRequestError, ModelNotFoundError
-from vibe_local.fit import (
+from vibe_local.fitting import (
     MIB,
     RUNTIME_BYTES,
     VERDICTS,

@@ -13,7 +13,7 @@ from typing import Any
 
 from .engine import DEFAULT_SAMPLING, Model, ModelInfo
 from .errors import DoesNotFitError, InvalidModelError
-from .fit import FitResult, format_table, plan
+from .fitting import FitResult, format_table, plan
 from .generation import Sampling
 from .gguf_info import options_from_path
 from .hardware import probe

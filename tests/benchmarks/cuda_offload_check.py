@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "benchmarks")]
 
-from vibe_local.api import fit, load  # noqa: E402
-from vibe_local.fit import format_table  # noqa: E402
+import vibe_local  # noqa: E402
+from vibe_local.fitting import estimate, format_table  # noqa: E402
 
 
 def vram_used() -> int:
@@ -32,12 +32,10 @@ def vram_used() -> int:
 
 def gpu_bytes(choice) -> int:
     """The part of the chosen configuration the fit places in VRAM."""
-    from vibe_local.api import plan
     from vibe_local.gguf_info import read_geometry
 
-    fit_module = sys.modules[plan.__module__]
-    e = fit_module.estimate(read_geometry(choice.path), ctx=choice.ctx, kv_type=choice.kv_type,
-                            n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn)
+    e = estimate(read_geometry(choice.path), ctx=choice.ctx, kv_type=choice.kv_type,
+                 n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn)
     return e.gpu_bytes
 
 
@@ -68,12 +66,12 @@ def big_model(work: Path) -> Path:
 
 def check(model: Path, label: str, **fit_args) -> None:
     print(f"\n=== {label}: {model.name} {fit_args or ''}", flush=True)
-    result = fit(model, **fit_args)
+    result = vibe_local.fit(model, **fit_args)
     print(format_table(result))
     choice = result.choice
     before = vram_used()
     started = time.perf_counter()
-    with load(model, quant=choice.quant, ctx=choice.ctx,
+    with vibe_local.load(model, quant=choice.quant, ctx=choice.ctx,
                          gpu=fit_args.get("gpu")) as loaded:
         load_s = time.perf_counter() - started
         reply = loaded.chat("Count from one to twenty.", max_tokens=64, seed=1)

@@ -4,7 +4,7 @@ For a model shaped exactly like VibeThinker-1.5B (synthetic weights, the full 15
 vocabulary), loads each file through `open_llama` in a fresh Python process with the settings
 the fit assumes (n_batch = n_ubatch = 512, f16 KV cache, flash attention, all on the CPU),
 evaluates a short prompt and one decode step, and compares the process's RSS with
-`vibe_local.fit.estimate(...).total_bytes`. Also prints llama.cpp's own buffer sizes next to the
+`vibe_local.fitting.estimate(...).total_bytes`. Also prints llama.cpp's own buffer sizes next to the
 predicted terms.
 
     python tests/benchmarks/fit_accuracy.py --workdir /tmp/bench [--ctx 4096 32768]
@@ -109,7 +109,7 @@ def _ladder(workdir: Path) -> Path:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from vibe_local.fit import estimate
+    from vibe_local.fitting import estimate
     from vibe_local.gguf_info import options_from_path, read_geometry
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

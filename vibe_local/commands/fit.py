@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..api import fit
-    from ..fit import format_table
+    from ..fitting import format_table
 
     result = fit(args.model, quant=args.quant, ctx=args.ctx, memory=args.memory, gpu=args.gpu)
     if args.json:
