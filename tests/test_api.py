@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures.scripted_model import ScriptedModel
 
 import vibe_local
+from fixtures.scripted_model import ScriptedModel
 from vibe_local.errors import DoesNotFitError
 
 

@@ -41,7 +41,6 @@ def gpu_bytes(choice) -> int:
 
 def tiny_model(work: Path) -> Path:
     from fixtures.qwen2_checkpoint import TinyQwen2Spec, build_checkpoint
-
     from quantize.ladder import build_ladder
 
     spec = TinyQwen2Spec(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
