@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gguf
-
 from .atomic import atomic_output
 from .errors import CheckpointError
+from .gguf_header import parse_gguf_header
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
@@ -102,8 +101,8 @@ def sha256_file(path: Path) -> str:
 
 def describe_gguf(path: Path, quant: str, ftype: int) -> ManifestFile:
     """Checksum a GGUF file and measure its bits per weight from its tensor table."""
-    reader = gguf.GGUFReader(path)
-    n_bytes = sum(int(t.n_bytes) for t in reader.tensors)
-    n_elements = sum(int(t.n_elements) for t in reader.tensors)
+    tensors = parse_gguf_header(path).tensors
+    n_bytes = sum(t.n_bytes for t in tensors)
+    n_elements = sum(t.n_elements for t in tensors)
     bpw = round(8 * n_bytes / n_elements, 4) if n_elements else 0.0
     return ManifestFile(quant, path.name, path.stat().st_size, sha256_file(path), bpw, ftype)
