@@ -1,7 +1,7 @@
 """The public Python API: `fit` (what would run here, and why) and `load` (run it).
 
     import vibe_local
-    with vibe_local.load("models/vibethinker-1.5b") as model:   # ladder dir or .gguf
+    with vibe_local.load("vibethinker-1.5b") as model:   # catalogue id, ladder dir or .gguf
         reply = model.chat("What is 17 * 23?", think_budget=2048)
         print(reply.thinking, reply.answer, reply.stats.generation_tokens_per_s)
 """
@@ -23,12 +23,17 @@ GGML_TYPE = {"f16": 1, "q8_0": 8}  # ggml_type numbers for the KV cache (llama_c
 
 def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None,
         memory: str | int | None = None, gpu: str | None = None,
-        recommended_ctx: int | None = None) -> FitResult:
+        recommended_ctx: int | None = None, assume_yes: bool = False,
+        interactive: bool = False) -> FitResult:
     """Estimate memory for every quant of `model` on this (or a simulated) machine and choose.
 
     Args:
-        model: a .gguf file or a ladder directory with manifest.json.
+        model: a .gguf file, a ladder directory with manifest.json, or a catalogue id
+            (`vibethinker-3b`, `vibethinker-3b:Q4_K_M`) resolved through the store.
         quant: a quant name to force, or "auto"/None to let the fit choose.
+        recommended_ctx: the context to aim for (default: the catalogue's, for an id).
+        assume_yes: pull a catalogue id that is not in the store yet without asking;
+            interactive: ask y/N on the terminal instead (see `store.resolve`).
         ctx: context length to plan for (default: the model's recommended length if it fits).
         memory: simulate this much RAM ("8GiB"); gpu: simulate a GPU ("none", "cuda:12GiB",
             "metal"). Both default to the real machine (or VIBE_LOCAL_MEMORY / VIBE_LOCAL_GPU).
@@ -36,24 +41,39 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
     Raises:
         ModelNotFoundError, InvalidModelError: the model path is wrong or not a GGUF model.
         InvalidRequestError: unknown quant, or ctx above the model's maximum.
+        OfflineError, DownloadError, DiskSpaceError: a catalogue id that could not be pulled.
     """
-    options = options_from_path(model)
+    from .store import resolve
+
+    target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
+    options = options_from_path(target.path)
     hardware = probe(memory=memory, gpu=gpu)
-    forced = None if quant in (None, "auto") else quant
+    forced = None if target.quant in (None, "auto") else target.quant
+    if recommended_ctx is None and target.entry is not None:
+        recommended_ctx = target.entry.context
     return plan(options, hardware, ctx=ctx, quant=forced, recommended_ctx=recommended_ctx)
 
 
 def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, *,
          memory: str | int | None = None, gpu: str | None = None,
-         sampling: Sampling = DEFAULT_SAMPLING, threads: int | None = None,
-         verbose: bool = False) -> Model:
+         sampling: Sampling | None = None, threads: int | None = None,
+         verbose: bool = False, assume_yes: bool = False, interactive: bool = False) -> Model:
     """Choose what fits (see `fit`), refuse what does not, and load it with llama.cpp.
+
+    `model` may be a catalogue id (see `fit`); its recommended sampling and context are then
+    the defaults. Without one, VibeThinker's sampling (`engine.DEFAULT_SAMPLING`) is used.
 
     Raises:
         DoesNotFitError: nothing fits; the error carries the fit (`.fit`) with the table.
         ModelNotFoundError, InvalidModelError, InvalidRequestError: as for `fit`.
     """
-    result = fit(model, quant=quant, ctx=ctx, memory=memory, gpu=gpu)
+    from .store import resolve
+
+    target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
+    if sampling is None:
+        sampling = target.entry.sampling.to_sampling() if target.entry else DEFAULT_SAMPLING
+    result = fit(target.path, quant=target.quant, ctx=ctx, memory=memory, gpu=gpu,
+                 recommended_ctx=target.entry.context if target.entry else None)
     choice = result.choice
     if choice is None:
         error = DoesNotFitError(f"{result.reason}\n{format_table(result)}")

@@ -14,7 +14,8 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("run", "fit", "doctor")
+COMMANDS = ("run", "fit", "pull", "list", "rm", "doctor")
+_MODULES = {"list": "list_models"}  # a module named `list` would shadow the builtin inside it
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(name: str):
-    return importlib.import_module(f".commands.{name}", __package__)
+    return importlib.import_module(f".commands.{_MODULES.get(name, name)}", __package__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,3 +33,23 @@ class ContextFullError(VibeLocalError, RuntimeError):
 
 class BackendError(VibeLocalError, RuntimeError):
     """llama.cpp failed in a way we could not attribute to the input."""
+
+
+class CatalogError(VibeLocalError, ValueError):
+    """models.toml (shipped or the user's) is malformed; the message names the entry and key."""
+
+
+class DownloadError(VibeLocalError, ConnectionError):
+    """A model could not be fetched from the Hugging Face Hub (unknown repo, network failure)."""
+
+
+class OfflineError(DownloadError):
+    """The model is not in the local store and the Hub cannot be used (offline or unreachable)."""
+
+
+class CorruptDownloadError(VibeLocalError, ValueError):
+    """A downloaded file does not match its published sha256; it was discarded."""
+
+
+class DiskSpaceError(VibeLocalError, OSError):
+    """Not enough free disk space for a pull; refused before anything was downloaded."""

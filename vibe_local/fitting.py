@@ -323,7 +323,8 @@ def _no_fit_reason(opts, geos, ctx, budget) -> str:
 
 def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = None,
          recommended_ctx: int | None = None, min_ctx: int = 8192,
-         quant: str | None = None) -> FitResult:
+         quant: str | None = None,
+         geometries: dict[str, ModelGeometry] | None = None) -> FitResult:
     """Choose the quant, GPU layers, KV type and context that fit this machine, and say why.
 
     Policy: the highest-quality quant (most bits per weight) at the recommended context
@@ -341,6 +342,7 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
         recommended_ctx: the context to aim for (the catalogue's); capped at n_ctx_train.
         min_ctx: the shortest context the search may settle for.
         quant: plan only this quant (case-insensitive).
+        geometries: per quant, instead of reading each option's file (planning a download).
 
     Raises:
         InvalidRequestError: no options, unknown `quant`, or `ctx` outside 1..n_ctx_train.
@@ -349,7 +351,7 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
     if not options:
         raise InvalidRequestError("no model files to choose from")
     opts = sorted(options, key=lambda o: o.bpw, reverse=True)
-    geos = {o.quant: read_geometry(o.path) for o in opts}
+    geos = geometries or {o.quant: read_geometry(o.path) for o in opts}
     n_ctx_train = min(g.n_ctx_train for g in geos.values())
     if ctx is not None and not 1 <= ctx <= n_ctx_train:
         raise InvalidRequestError(f"context {ctx:,} is outside 1..{n_ctx_train:,}, the "

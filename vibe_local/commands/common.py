@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import argparse
 
+DEFAULT_MODEL = "vibethinker-1.5b"  # the smaller one runs on most laptops
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model", required=True,
-                        help="a .gguf file or a ladder directory with manifest.json")
+    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                        help="a catalogue id (vibethinker-3b, vibethinker-3b:Q4_K_M), a .gguf "
+                        f"file or a ladder directory with manifest.json (default: {DEFAULT_MODEL})")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="pull a catalogue model that is not downloaded yet without asking")
     parser.add_argument("--quant", default="auto",
                         help="quant to use (default: auto, the best that fits)")
     parser.add_argument("--ctx", type=int, help="context length in tokens "
                         "(default: the model's recommended length when it fits)")
+
+
+def resolve_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments for `api.fit`/`api.load`: pull with --yes, or ask on a terminal."""
+    import sys
+
+    interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+    return {"assume_yes": args.yes, "interactive": interactive}
 
 
 def add_machine_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from .common import add_machine_arguments, add_model_arguments
+from .common import add_machine_arguments, add_model_arguments, resolve_options
 
 DIM, RESET = "\033[2m", "\033[0m"
 EXIT_INTERRUPTED = 130
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     prompt = _prompt(args)
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty; pass a question or pipe one in")
-    model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu)
+    model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
+                 **resolve_options(args))
     with model:
         printer = _Printer(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
         interrupted = False

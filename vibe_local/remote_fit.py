@@ -1,0 +1,71 @@
+"""Fit before downloading: which quant `pull MODEL` (auto) should fetch for this machine.
+
+The real fit reads geometry from GGUF headers; before anything is downloaded there is no GGUF,
+so the geometry comes from the checkpoint's `config.json` (one small file) and each quant's
+weight bytes from the file size the Hub publishes, or, for a quant built locally, from the
+parameter count and the quant's bits per weight (gguf's block sizes). After the pull, `run`
+and `fit` decide again from the real files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .catalog import CatalogEntry
+from .gguf_info import ModelGeometry, QuantOption
+
+
+def estimated_bpw(quant: str) -> float:
+    """Bits per weight of a quant's main tensor type ("Q4_K_M" -> Q4_K: 4.5), from gguf.
+
+    The K-quant mixes keep a few tensors at a higher type, so real files run ~5-10% larger;
+    callers add a margin where an underestimate would hurt (disk space).
+    """
+    import gguf
+
+    name = quant.upper()
+    for candidate in (name, name.rsplit("_", 1)[0]):
+        try:
+            block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[candidate]]
+            return 8 * size / block
+        except KeyError:
+            continue
+    return 16.0
+
+
+def estimated_bytes(entry: CatalogEntry, quant: str) -> int:
+    """Size of a GGUF file of `entry` at `quant`, from its parameter count."""
+    return int(entry.parameters * estimated_bpw(quant) / 8)
+
+
+def geometry_from_config(config: dict, file_bytes: int, bpw: float) -> ModelGeometry:
+    """A Qwen2-style geometry from config.json, the weights spread evenly over the layers."""
+    n_layer, n_embd = int(config["num_hidden_layers"]), int(config["hidden_size"])
+    n_head = int(config["num_attention_heads"])
+    n_head_kv = int(config.get("num_key_value_heads") or n_head)
+    head_dim = int(config.get("head_dim") or n_embd // n_head)
+    n_vocab = int(config["vocab_size"])
+    tied = bool(config.get("tie_word_embeddings", False))
+    embd = int(n_vocab * n_embd * bpw / 8)
+    rest = max(0, file_bytes - embd - (0 if tied else embd))
+    return ModelGeometry("qwen2", n_layer, n_embd, int(config["intermediate_size"]), n_head,
+                         n_head_kv, head_dim, head_dim, n_vocab,
+                         int(config.get("max_position_embeddings", 32768)),
+                         tuple([rest // n_layer] * n_layer), embd, embd, tied, file_bytes, None)
+
+
+def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],
+                 store_dir: Path) -> str | None:
+    """The quant the fit would choose among `sizes` (quant -> file bytes); None if none fits."""
+    from .fitting import plan
+    from .hardware import probe
+
+    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    options, geometries = [], {}
+    for quant, n_bytes in sizes.items():
+        bpw = 8 * n_bytes / entry.parameters if entry.parameters else estimated_bpw(quant)
+        options.append(QuantOption(quant, store_dir / f"{entry.name}-{quant}.gguf", bpw, n_bytes))
+        geometries[quant] = geometry_from_config(config, n_bytes, bpw)
+    result = plan(options, probe(), recommended_ctx=entry.context, geometries=geometries)
+    return result.choice.quant if result.choice else None
