@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .reasoning import AnswerDelta, LoopGuard, ReasoningSplitter, ThinkingDelta, wrap_up_cue
+from .sampler import build_sampler, cached_prefix, decode_tokens
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ class Generator:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
         self.stats = GenerationStats(prompt_tokens=len(prompt), seed=seed,
-                                     cached_prompt_tokens=_cached_prefix(llm, prompt))
-        llm.set_seed(seed)
+                                     cached_prompt_tokens=cached_prefix(llm, prompt))
+        s = sampling
+        self.sampler = build_sampler(s.temperature, s.top_p, s.top_k, s.min_p, seed)
 
     def run(self) -> Iterator[ThinkingDelta | AnswerDelta | Done]:
         started = time.perf_counter()
@@ -99,9 +101,7 @@ class Generator:
         yield Done(self.stats)
 
     def _tokens(self) -> Iterator[int]:
-        s = self.sampling
-        return self.llm.generate(self.history, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
-                                 temp=s.temperature, repeat_penalty=1.0, reset=True)
+        return decode_tokens(self.llm, self.history, self.sampler)
 
     def _finish_reason(self, token: int) -> str | None:
         import llama_cpp
@@ -162,13 +162,3 @@ class Generator:
         if self.stats.completion_tokens > 1 and decoding > 0:
             self.stats.generation_tokens_per_s = (self.stats.completion_tokens - 1) / decoding
 
-
-def _cached_prefix(llm: Any, prompt: list[int]) -> int:
-    """Prompt tokens llama.cpp can reuse from its cache (same rule as Llama.generate)."""
-    cached = list(llm._input_ids[: llm.n_tokens])
-    shared = 0
-    for a, b in zip(cached, prompt):
-        if a != b:
-            break
-        shared += 1
-    return min(shared, len(prompt) - 1)
