@@ -111,7 +111,8 @@ class Ours:
                               n_threads_batch=args.threads, flash_attn=bool(args.flash_attn))
         self.model = Model(self.llm, ModelInfo(Path(args.model), "?", N_CTX, 0, "f16",
                                                bool(args.repack)))
-        self.temperature, self.seed = args.temperature, args.seed
+        self.sampling = {"temperature": args.temperature, "top_k": args.top_k}
+        self.seed = args.seed
         self.pp_text = self._prompt_of(N_PROMPT)
         self.tg_prompt_tokens = self._count(TG_PROMPT)
         self.retries = 0
@@ -145,8 +146,8 @@ class Ours:
 
         self.llm.reset()  # no prefix-cache reuse between repetitions
         stats = None
-        for event in self.model.stream(content, max_tokens=max_tokens,
-                                       temperature=self.temperature, seed=seed):
+        for event in self.model.stream(content, max_tokens=max_tokens, seed=seed,
+                                       **self.sampling):
             if isinstance(event, Done):
                 stats = event.stats
         assert stats is not None and stats.cached_prompt_tokens == 0, stats
@@ -191,12 +192,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--temperature", type=float, default=0.6,
                         help="vibe-local sampling temperature (default 0.6, its default)")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="vibe-local top-k (default 0: off, its default; the top-p step then "
+                             "sorts the whole vocabulary whenever the 256 likeliest tokens hold "
+                             "under 95%%, which random-weight models always do)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
 
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     log(f"loading {args.model.name} (threads {args.threads}, repack {args.repack}, "
         f"flash-attn {args.flash_attn}) ...")
     ours = Ours(args)
@@ -233,6 +238,7 @@ def main() -> None:
     result = {
         "model": str(args.model), "threads": args.threads, "repack": args.repack,
         "flash_attn": args.flash_attn, "reps": args.reps, "temperature": args.temperature,
+        "top_k": args.top_k, "load_avg_1min": [load_before, os.getloadavg()[0]],
         "llama_bench_commands": llama_bench_cmds(args, ours.tg_prompt_tokens),
         "llama_bench": bench_info, "tg_prompt_tokens": ours.tg_prompt_tokens,
         "rows": rows, "overhead_ms_per_token": overhead_ms,
@@ -244,7 +250,8 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     print(f"\nmodel {args.model.name}  threads {args.threads}  repack {args.repack}  "
-          f"flash-attn {args.flash_attn}  reps {args.reps} (alternating, one warm-up each)")
+          f"flash-attn {args.flash_attn}  reps {args.reps} (alternating, one warm-up each)  "
+          f"sampling: temperature {args.temperature}, top-p 0.95, top-k {args.top_k}")
     print(f"llama-bench build {bench_info.get('build_commit')}, {bench_info.get('cpu_info')}:")
     for command in result["llama_bench_commands"]:
         print("  " + " ".join(command))
@@ -260,7 +267,8 @@ def main() -> None:
     print(f"tg: every reply reached {N_GEN} tokens ({ours.retries} retr"
           f"{'y' if ours.retries == 1 else 'ies'} after early end-of-generation); "
           f"ttft of the short tg prompt {statistics.fmean(ttft) * 1000:.0f} ms")
-    print(f"wall {result['wall_s']:.0f} s")
+    print(f"wall {result['wall_s']:.0f} s; 1-minute load average {load_before:.2f} at start, "
+          f"{result['load_avg_1min'][1]:.2f} at end (other work on the machine skews both tools)")
 
 
 if __name__ == "__main__":
