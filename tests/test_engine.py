@@ -139,6 +139,8 @@ def test_bad_requests(model: Model) -> None:
         model.chat("   ")
     with pytest.raises(InvalidRequestError, match="temprature"):
         model.chat("hi", temprature=0.2)
+    with pytest.raises(InvalidRequestError, match="max_tokens"):
+        model.chat("hi", max_tokens=0)
 
 
 def test_seed_makes_sampling_reproducible(tiny_f16_gguf: Path,

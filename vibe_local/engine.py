@@ -142,7 +142,10 @@ class Model:
                 f"{', '.join(Sampling.__dataclass_fields__)}"
             )
         given = {k: v for k, v in overrides.items() if v is not None}
-        return replace(self.sampling, **given)
+        sampling = replace(self.sampling, **given)
+        if sampling.max_tokens < 1 or (sampling.think_budget or 0) < 0:
+            raise InvalidRequestError("max_tokens must be at least 1 and think_budget at least 0")
+        return sampling
 
 
 def _as_messages(messages: Messages) -> list[dict[str, str]]:

@@ -86,6 +86,9 @@ class Generator:
                     self.stats.finish_reason = finish
                     break
                 yield from self._accept(token)
+                if self.stats.completion_tokens >= self.sampling.max_tokens:
+                    self.stats.finish_reason = "length"  # stop before decoding a token we'd drop
+                    break
                 if self._should_close_thinking():
                     yield from self._close_thinking()
                     restart = True
@@ -110,8 +113,6 @@ class Generator:
             return "cancelled"
         if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
             return "stop"
-        if self.stats.completion_tokens >= self.sampling.max_tokens:
-            return "length"
         if len(self.history) + 1 >= self.n_ctx:  # no room to evaluate this token
             return "context_full"
         return None
