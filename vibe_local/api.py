@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .engine import DEFAULT_SAMPLING, Model, ModelInfo
 from .errors import DoesNotFitError, InvalidModelError
@@ -102,9 +101,3 @@ def _why() -> str:
 
     return llama_log.recent_errors() or "no reason given; run with verbose=True"
 
-
-def model_summary(model: Model) -> dict[str, Any]:
-    """What was loaded, for JSON output and status lines."""
-    info = model.info
-    return {"path": str(info.path), "quant": info.quant, "ctx": info.ctx,
-            "n_gpu_layers": info.n_gpu_layers, "kv_type": info.kv_type, "repack": info.repack}

@@ -114,10 +114,6 @@ class Model:
         """Ask the running generation to stop after the current token; what came is kept."""
         self._stop.set()
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens `text` takes in this model's vocabulary."""
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
     def close(self) -> None:
         """Free the model's memory. The Model cannot be used afterwards."""
         self._stop.set()

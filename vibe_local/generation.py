@@ -72,6 +72,9 @@ class Generator:
                                      cached_prompt_tokens=cached_prefix(llm, prompt))
         s = sampling
         self.sampler = build_sampler(s.temperature, s.top_p, s.top_k, s.min_p, seed)
+        import llama_cpp  # late: importing this module must not load llama.cpp
+
+        self._is_end_of_generation = llama_cpp.llama_vocab_is_eog
 
     def run(self) -> Iterator[ThinkingDelta | AnswerDelta | Done]:
         started = time.perf_counter()
@@ -107,11 +110,9 @@ class Generator:
         return decode_tokens(self.llm, self.history, self.sampler)
 
     def _finish_reason(self, token: int) -> str | None:
-        import llama_cpp
-
         if self.stop.is_set():
             return "cancelled"
-        if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
+        if self._is_end_of_generation(self.llm._model.vocab, token):
             return "stop"
         if len(self.history) + 1 >= self.n_ctx:  # no room to evaluate this token
             return "context_full"
