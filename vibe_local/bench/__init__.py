@@ -1,0 +1,1 @@
+"""Benchmarks: speed (speed.py) and quality (fidelity.py, tasks/) per quant, with reports."""
