@@ -1,0 +1,1 @@
+"""The embedded demo model `vibethinker-nano` and the `vibe-local demo` tour."""
