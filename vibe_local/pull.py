@@ -20,6 +20,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from .catalog import CatalogEntry, get_entry, split_ref
+from .demo.bundled import build_bundled, is_bundled
 from .download import RemoteFile, fetch_file
 from .errors import (
     DiskSpaceError,
@@ -76,6 +77,8 @@ def pull(ref: str, *, report: Report = print) -> PullResult:
     """
     model_id, spec = split_ref(ref)
     entry = get_entry(model_id)
+    if is_bundled(entry):
+        return _pull_bundled(entry, report)
     wanted = _wanted(entry, spec or "AUTO")
     have = installed(model_id)
     present = [q.quant for q in have.quants] if have else []
@@ -93,6 +96,15 @@ def pull(ref: str, *, report: Report = print) -> PullResult:
         _build(entry, plan, target, present + list(plan.gguf), report)
     report(f"{model_id}: {', '.join(missing)} ready in {target}")
     return PullResult(target, missing, present)
+
+
+def _pull_bundled(entry: CatalogEntry, report: Report) -> PullResult:
+    """A bundled checkpoint: build its whole ladder (seconds; files already built are kept)."""
+    have = installed(entry.id)
+    present = [q.quant for q in have.quants] if have else []
+    target = build_bundled(entry, model_dir(entry.id), report)
+    report(f"{entry.id}: {', '.join(entry.ladder)} ready in {target}")
+    return PullResult(target, [q for q in entry.ladder if q not in present], present)
 
 
 def _wanted(entry: CatalogEntry, spec: str) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import CatalogEntry, get_entry, split_ref
+from .demo.bundled import build_bundled, is_bundled
 from .errors import InvalidModelError, ModelNotFoundError, OfflineError
 from .paths import home_dir
 
@@ -131,6 +132,9 @@ def resolve(model: str | Path, *, quant: str | None = "auto", assume_yes: bool =
     have = installed(model_id)
     if have and (want is None or any(q.quant == want for q in have.quants)):
         return Resolved(have.path, want, entry)
+    if is_bundled(entry):  # local and quick: built without asking, network or not
+        return Resolved(build_bundled(entry, model_dir(model_id), report or _to_stderr), want,
+                        entry)
     ref = f"{model_id}:{want}" if want else model_id
     if _hub_offline():
         raise OfflineError(f"{ref} is not downloaded and HF_HUB_OFFLINE is set; run "

@@ -14,8 +14,8 @@ import sys
 from dataclasses import asdict
 
 from .common import add_machine_arguments, add_model_arguments, resolve_options
+from .stream_printer import StreamPrinter
 
-DIM, RESET = "\033[2m", "\033[0m"
 EXIT_INTERRUPTED = 130
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
                  **resolve_options(args))
     with model:
-        printer = _Printer(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
+        printer = StreamPrinter(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
         interrupted = False
         try:
             for event in model.stream(prompt, max_tokens=args.max_tokens,
@@ -68,62 +68,7 @@ def _prompt(args: argparse.Namespace) -> str:
     return "\n\n".join(parts)
 
 
-class _Printer:
-    """Writes thinking and answer as they stream; remembers them for --json."""
-
-    def __init__(self, out, *, hide_thinking: bool, quiet: bool):
-        self.out, self.hide, self.quiet = out, hide_thinking, quiet
-        self.tty = out.isatty()
-        self.thinking: list[str] = []
-        self.answer: list[str] = []
-        self.stats = None
-        self._in_thinking = False
-
-    def show(self, event) -> None:
-        from ..generation import Done
-        from ..reasoning import ThinkingDelta
-
-        if isinstance(event, Done):
-            self.stats = event.stats
-        elif isinstance(event, ThinkingDelta):
-            self.thinking.append(event.text)
-            if not self.hide:
-                self._write(self._open_thinking() + event.text)
-        else:
-            self.answer.append(event.text)
-            self._write(self._close_thinking() + event.text)
-
-    def finish(self, interrupted: bool) -> None:
-        self._write(self._close_thinking() + ("\n" if self.answer or self.thinking else ""))
-        if self.quiet:
-            return
-        note = "stopped" if interrupted else (self.stats.finish_reason if self.stats else "")
-        if self.stats and self.tty:
-            s = self.stats
-            print(f"{DIM}{s.completion_tokens} tokens · {s.generation_tokens_per_s:.1f} tok/s · "
-                  f"prompt {s.prompt_tokens_per_s:.0f} tok/s · {note}{RESET}", file=sys.stderr)
-        elif interrupted:
-            print("(stopped)", file=sys.stderr)
-
-    def _open_thinking(self) -> str:
-        if self._in_thinking:
-            return ""
-        self._in_thinking = True
-        return DIM if self.tty else "<think>\n"
-
-    def _close_thinking(self) -> str:
-        if not self._in_thinking:
-            return ""
-        self._in_thinking = False
-        return f"{RESET}\n\n" if self.tty else "\n</think>\n\n"
-
-    def _write(self, text: str) -> None:
-        if text and not self.quiet:
-            self.out.write(text)
-            self.out.flush()
-
-
-def _as_json(model_arg: str, model, printer: _Printer) -> dict:
+def _as_json(model_arg: str, model, printer: StreamPrinter) -> dict:
     return {"model": model_arg, "quant": model.info.quant, "thinking": "".join(printer.thinking),
             "answer": "".join(printer.answer),
             "stats": asdict(printer.stats) if printer.stats else None}

@@ -1,0 +1,65 @@
+"""Print a streamed reply: thinking dimmed (or between <think> lines when piped), then the answer.
+
+Shared by `vibe-local run` and `vibe-local demo`, so both show a reply the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+
+DIM, RESET = "\033[2m", "\033[0m"
+
+
+class StreamPrinter:
+    """Writes thinking and answer as they stream; remembers them for --json."""
+
+    def __init__(self, out, *, hide_thinking: bool, quiet: bool):
+        self.out, self.hide, self.quiet = out, hide_thinking, quiet
+        self.tty = out.isatty()
+        self.thinking: list[str] = []
+        self.answer: list[str] = []
+        self.stats = None
+        self._in_thinking = False
+
+    def show(self, event) -> None:
+        from ..generation import Done
+        from ..reasoning import ThinkingDelta
+
+        if isinstance(event, Done):
+            self.stats = event.stats
+        elif isinstance(event, ThinkingDelta):
+            self.thinking.append(event.text)
+            if not self.hide:
+                self._write(self._open_thinking() + event.text)
+        else:
+            self.answer.append(event.text)
+            self._write(self._close_thinking() + event.text)
+
+    def finish(self, interrupted: bool) -> None:
+        self._write(self._close_thinking() + ("\n" if self.answer or self.thinking else ""))
+        if self.quiet:
+            return
+        note = "stopped" if interrupted else (self.stats.finish_reason if self.stats else "")
+        if self.stats and self.tty:
+            s = self.stats
+            print(f"{DIM}{s.completion_tokens} tokens · {s.generation_tokens_per_s:.1f} tok/s · "
+                  f"prompt {s.prompt_tokens_per_s:.0f} tok/s · {note}{RESET}", file=sys.stderr)
+        elif interrupted:
+            print("(stopped)", file=sys.stderr)
+
+    def _open_thinking(self) -> str:
+        if self._in_thinking:
+            return ""
+        self._in_thinking = True
+        return DIM if self.tty else "<think>\n"
+
+    def _close_thinking(self) -> str:
+        if not self._in_thinking:
+            return ""
+        self._in_thinking = False
+        return f"{RESET}\n\n" if self.tty else "\n</think>\n\n"
+
+    def _write(self, text: str) -> None:
+        if text and not self.quiet:
+            self.out.write(text)
+            self.out.flush()
