@@ -53,3 +53,7 @@ class CorruptDownloadError(VibeLocalError, ValueError):
 
 class DiskSpaceError(VibeLocalError, OSError):
     """Not enough free disk space for a pull; refused before anything was downloaded."""
+
+
+class HistoryError(VibeLocalError, RuntimeError):
+    """The chat history cannot be used: unreadable file, newer schema, or a chat that is gone."""
