@@ -1,0 +1,105 @@
+r"""`gsm8k`: the 1,319 grade-school math problems of GSM8K's test split (openai/gsm8k, "main").
+
+The parquet file is fetched with huggingface_hub into its usual cache the first time, and read
+from there afterwards, offline included. The reference is the number after `####` in the
+dataset's answer. The prompt is the question followed by the instruction Qwen2.5-Math (the base
+of VibeThinker-1.5B) was tuned with, asking for the final answer in `\boxed{}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import CorruptDownloadError, DownloadError, InvalidRequestError, OfflineError
+from .answers import NumberJudge, parse_number
+from .base import TaskItem, first
+
+REPO = "openai/gsm8k"
+FILENAME = "main/test-00000-of-00001.parquet"
+INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+class Gsm8kTask(NumberJudge):
+    """GSM8K test split, scored by exact match of the final number."""
+
+    name = "gsm8k"
+
+    def __init__(self) -> None:
+        self._items: list[TaskItem] | None = None
+        self.source = f"{REPO} ({FILENAME})"
+
+    def items(self, limit: int | None = None) -> list[TaskItem]:
+        """The test problems in dataset order.
+
+        Raises:
+            OfflineError: not cached, and the Hub is off (HF_HUB_OFFLINE) or unreachable.
+            DownloadError: the Hub refused (repository or file not found).
+            InvalidRequestError: pyarrow is not installed.
+            CorruptDownloadError: the cached file is not GSM8K's parquet.
+        """
+        if self._items is None:
+            path = fetch_test_split()
+            self._items = read_items(path)
+            self.source = f"{REPO}@{_commit_of(path)} ({FILENAME})"
+        return first(self._items, limit)
+
+
+def fetch_test_split() -> Path:
+    """The test parquet, from the Hugging Face cache or downloaded into it."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub import errors as hf_errors
+
+    from ...download import _transfer_errors
+
+    advice = ("run the benchmark once with a network connection; it is kept in the Hugging Face "
+              "cache and used offline after that")
+    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else \
+        f"the Hub at {constants.ENDPOINT} cannot be reached"
+    try:
+        return Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))
+    except (hf_errors.LocalEntryNotFoundError, hf_errors.OfflineModeIsEnabled):
+        raise OfflineError(f"GSM8K's test set ({REPO}) is not in the Hugging Face cache and "
+                           f"{why}; {advice}") from None
+    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
+            hf_errors.EntryNotFoundError, hf_errors.GatedRepoError) as exc:
+        raise DownloadError(f"the Hub has no {FILENAME} in dataset {REPO} "
+                            f"({type(exc).__name__}); update vibe-local") from None
+    except _transfer_errors() as exc:
+        raise OfflineError(f"downloading GSM8K's test set failed ({type(exc).__name__}: {exc}); "
+                           f"{advice}") from None
+
+
+def read_items(path: Path) -> list[TaskItem]:
+    """TaskItems from the parquet's `question` and `answer` columns."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InvalidRequestError("the gsm8k task reads parquet and needs pyarrow: "
+                                  "pip install 'vibe-local[bench]'") from None
+    try:
+        rows = pq.read_table(path, columns=["question", "answer"]).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
+        raise CorruptDownloadError(f"{path} is not GSM8K's parquet ({type(exc).__name__}: "
+                                   f"{exc}); delete it and run again to download it afresh"
+                                   ) from None
+    return [TaskItem(f"gsm8k/{i}", f"{row['question']}\n\n{INSTRUCTION}", _reference(row, path))
+            for i, row in enumerate(rows)]
+
+
+def _reference(row: dict, path: Path):
+    """The number after `####` in the dataset's worked answer."""
+    _, marker, final = (row.get("answer") or "").rpartition("####")
+    value = parse_number(final) if marker else None
+    if value is None:
+        raise CorruptDownloadError(f"a GSM8K answer in {path} has no '#### N' line; delete the "
+                                   "file and run again to download it afresh")
+    return value
+
+
+def _commit_of(path: Path) -> str:
+    """The dataset commit the cached file came from (…/snapshots/<commit>/main/…)."""
+    parts = path.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "snapshots":
+            return parts[i + 1][:12]
+    return "unknown"
