@@ -1,15 +1,53 @@
-"""`vibe-local bench speed` (being built)."""
+"""`vibe-local bench speed [-m MODEL] [--quants Q4_K_M,Q8_0] [--reps N] [--threads N] [--json]`.
+
+Per quant, in a fresh process each: prompt processing (pp, a 512-token prompt) and generation
+(tg, 128 tokens) in tokens/s, mean ± sd over repetitions as llama-bench measures them; load
+time; peak memory (RSS); and generation's effective memory bandwidth (bytes read per token x
+tokens/s) against this machine's measured RAM bandwidth, the roofline of generation speed.
+Progress goes to stderr; the table (or --json) to stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+from ..commands.common import DEFAULT_MODEL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `vibe-local bench speed`."""
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                        help="a catalogue id, a .gguf file or a ladder directory with "
+                        f"manifest.json (default: {DEFAULT_MODEL})")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="pull a catalogue model that is not downloaded yet without asking")
+    parser.add_argument("--quants", help="comma-separated quants to measure, e.g. Q4_K_M,Q8_0 "
+                        "(default: all the model has)")
+    parser.add_argument("--reps", type=int, default=5,
+                        help="repetitions after the warm-up (default 5)")
+    parser.add_argument("--pp", type=int, default=512, help="prompt tokens (default 512)")
+    parser.add_argument("--tg", type=int, default=128, help="generated tokens (default 128)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads (default: physical cores, as the runtime uses)")
+    parser.add_argument("--remeasure-bandwidth", action="store_true",
+                        help="measure the RAM bandwidth again instead of using the cached value")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidRequestError
+    from .speed import format_speed_table, measure_speed
 
-    raise InvalidRequestError("vibe-local bench speed is not built yet")
+    quants = args.quants.split(",") if args.quants else None
+    report = measure_speed(args.model, quants, reps=args.reps, pp=args.pp, tg=args.tg,
+                           threads=args.threads, progress=_to_stderr, assume_yes=args.yes,
+                           refresh_bandwidth=args.remeasure_bandwidth)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_speed_table(report))
+    return 0 if all(row.error is None for row in report.rows) else 1
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
