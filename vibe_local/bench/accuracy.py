@@ -63,6 +63,14 @@ class TaskResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line: accuracy ± standard error, sample size, settings, sandbox isolation."""
+        spread = f" ± {self.stderr:.1%}" if self.stderr is not None else ""
+        mode = "greedy" if self.greedy else f"sampled, seed {self.seed}"
+        line = (f"{self.task}: {self.accuracy:.1%}{spread} over {self.n_items} items × "
+                f"{self.samples} sample(s) ({mode})")
+        return line + (f"; code sandbox: {self.isolation}" if self.isolation else "")
+
 
 def evaluate(model: Any, task: Task, *, limit: int | None = None, samples: int = 1,
              seed: int = 0, greedy: bool = False, think_budget: int | None = None,

@@ -26,6 +26,7 @@ file API outside the temporary directory (only removal and renaming are disabled
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -72,7 +73,8 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
     Args:
         timeout_s: wall-clock limit; the process group is killed when it passes.
         memory_bytes: address-space limit (RLIMIT_AS) of the program.
-        cpu_s: CPU-time limit; defaults to the wall-clock limit rounded up.
+        cpu_s: CPU-time limit; defaults to a second more than the wall-clock limit, so a busy
+            loop is reported as a timeout (the CPU limit backs up the kill).
         max_processes: RLIMIT_NPROC (counted per user namespace under "netns").
         file_bytes: largest file the program may write (its output included).
         run_name: the program's `__name__` ("__main__" runs its `if __name__ == ...` block).
@@ -81,7 +83,7 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
     Returns:
         A SandboxResult; the program's failures are results, never exceptions.
     """
-    cpu = cpu_s if cpu_s is not None else max(1, int(timeout_s + 0.999))
+    cpu = cpu_s if cpu_s is not None else math.ceil(timeout_s) + 1
     limits = f"{memory_bytes},{cpu},{file_bytes},{max_processes}"
     with tempfile.TemporaryDirectory(prefix="vibe-sandbox-") as work, \
             tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

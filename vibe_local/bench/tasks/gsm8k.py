@@ -45,28 +45,34 @@ class Gsm8kTask(NumberJudge):
 
 
 def fetch_test_split() -> Path:
-    """The test parquet, from the Hugging Face cache or downloaded into it."""
-    from huggingface_hub import constants, hf_hub_download
+    """The test parquet: from the Hugging Face cache if it is there, else downloaded into it.
+
+    Cache first, so a benchmark never waits on the network once the file is here and every run
+    reads the same data; the commit it came from is part of the task's `source`.
+    """
+    from huggingface_hub import HfApi, constants, hf_hub_download, try_to_load_from_cache
     from huggingface_hub import errors as hf_errors
 
     from ...download import _transfer_errors
 
-    advice = ("run the benchmark once with a network connection; it is kept in the Hugging Face "
-              "cache and used offline after that")
-    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else \
-        f"the Hub at {constants.ENDPOINT} cannot be reached"
-    try:
-        return Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))
-    except (hf_errors.LocalEntryNotFoundError, hf_errors.OfflineModeIsEnabled):
+    cached = try_to_load_from_cache(REPO, FILENAME, repo_type="dataset")
+    if isinstance(cached, str):
+        return Path(cached)
+    advice = ("run the benchmark once with a network connection; the file is kept in the "
+              "Hugging Face cache and used offline after that")
+    if constants.HF_HUB_OFFLINE:
         raise OfflineError(f"GSM8K's test set ({REPO}) is not in the Hugging Face cache and "
-                           f"{why}; {advice}") from None
+                           f"HF_HUB_OFFLINE is set; {advice}")
+    try:  # one quick request first: the download itself retries for half a minute when offline
+        HfApi().dataset_info(REPO, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+        return Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))  # records refs/main
     except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
             hf_errors.EntryNotFoundError, hf_errors.GatedRepoError) as exc:
         raise DownloadError(f"the Hub has no {FILENAME} in dataset {REPO} "
                             f"({type(exc).__name__}); update vibe-local") from None
     except _transfer_errors() as exc:
-        raise OfflineError(f"downloading GSM8K's test set failed ({type(exc).__name__}: {exc}); "
-                           f"{advice}") from None
+        raise OfflineError(f"cannot download GSM8K's test set from {constants.ENDPOINT} "
+                           f"({type(exc).__name__}); {advice}") from None
 
 
 def read_items(path: Path) -> list[TaskItem]:
