@@ -14,7 +14,7 @@ import sys
 
 from . import __version__
 
-COMMANDS = ("demo", "run", "fit", "pull", "list", "rm", "doctor", "bench")
+COMMANDS = ("demo", "run", "chat", "fit", "pull", "list", "rm", "doctor", "bench")
 _MODULES = {"list": "list_models"}  # a module named `list` would shadow the builtin inside it
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,196 @@
+"""One assistant reply on screen: live thinking in a fold, the answer as streamed Markdown.
+
+Streaming cost must not grow with the reply, so text goes through Textual's MarkdownStream
+(it batches appends and re-parses only the last block); when the reply ends the answer gets one
+full render, so a fenced code block that was still open while streaming is drawn properly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Collapsible, Markdown, Static
+
+from .pump import THINKING, Batch, ReplyBuffer
+
+FINISH_NOTES = {"cancelled": "stopped", "length": "max_tokens reached",
+                "context_full": "context full", "repetition": "stopped a repeating answer"}
+
+
+@dataclass
+class Outcome:
+    """How a reply ended, for the app to save and report."""
+
+    thinking: str
+    answer: str
+    stats: Any
+    error: BaseException | None
+    thinking_s: float
+
+    @property
+    def partial(self) -> bool:
+        stopped = self.stats is not None and self.stats.finish_reason == "cancelled"
+        return stopped or self.error is not None
+
+
+def thinking_title(seconds: float | None, tokens: int, live: bool = False) -> str:
+    """`Thinking … 120 tokens` while it runs, `Thought for 12.3 s · 812 tokens` after."""
+    if live:
+        return f"Thinking … {tokens:,} tokens"
+    took = f"Thought for {seconds:.1f} s · " if seconds is not None else "Thought · "
+    return f"{took}{tokens:,} tokens"
+
+
+def footer_text(stats: dict, partial: bool) -> str:
+    """`9 tokens · 41.2 tok/s`, plus why it ended when that was not the model's choice."""
+    parts = [f"{stats.get('completion_tokens', 0):,} tokens"]
+    if stats.get("generation_tokens_per_s"):
+        parts.append(f"{stats['generation_tokens_per_s']:.1f} tok/s")
+    note = FINISH_NOTES.get(stats.get("finish_reason", "stop"))
+    if stats.get("thinking_closed_by") == "budget":
+        parts.append("thinking budget reached")
+    if note or partial:
+        parts.append(note or "partial")
+    return " · ".join(parts)
+
+
+class AssistantMessage(Vertical):
+    """A reply: streamed live (see `buffer`) or shown finished (from history)."""
+
+    class Flush(Message):
+        """The generation thread put something in the buffer."""
+
+    class Finished(Message):
+        """The reply ended; the app saves it and updates the status bar."""
+
+        def __init__(self, reply: AssistantMessage, outcome: Outcome):
+            super().__init__()
+            self.reply, self.outcome = reply, outcome
+
+    def __init__(self, *, clock: Callable[[], float], thinking: str = "", answer: str = "",
+                 stats: dict | None = None, partial: bool = False):
+        super().__init__(classes="reply")
+        self._clock = clock
+        self._thinking, self._answer = [thinking] if thinking else [], [answer] if answer else []
+        self._stored = stats
+        self._partial = partial
+        self._streams: dict[str, Any] = {}
+        self._thinking_events = 0
+        self._think_started: float | None = None
+        self._thinking_s: float | None = None
+        self.done = stats is not None or bool(answer)
+
+    def compose(self) -> ComposeResult:
+        stats = self._stored or {}
+        title = thinking_title(stats.get("thinking_s"), stats.get("thinking_tokens", 0))
+        fold = Collapsible(Markdown(self.thinking, classes="thinking-text"), title=title,
+                           collapsed=True, classes="thinking")
+        fold.set_class(not self._thinking, "-empty")  # shown when thinking arrives
+        yield fold
+        yield Markdown(self.answer, classes="answer")
+        footer = footer_text(stats, self._partial) if self._stored is not None else ""
+        yield Static(footer, classes="reply-footer", markup=False)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
+
+    @property
+    def answer(self) -> str:
+        return "".join(self._answer)
+
+    @property
+    def fold(self) -> Collapsible:
+        return self.query_one(Collapsible)
+
+    def buffer(self) -> ReplyBuffer:
+        """A buffer for the generation thread; it wakes this widget, which drains it."""
+        self._buffer = ReplyBuffer(lambda: self.post_message(self.Flush()))
+        return self._buffer
+
+    async def on_assistant_message_flush(self, event: Flush) -> None:
+        event.stop()
+        if not self.done:
+            await self.apply(self._buffer.drain())
+
+    async def apply(self, batch: Batch) -> Outcome | None:
+        """Show a drained batch; when it ends the reply, finish and return the outcome."""
+        self._thinking_events += batch.thinking_events
+        for kind, text in batch.chunks:
+            if kind == THINKING:
+                await self._add_thinking(text)
+            else:
+                await self._add_answer(text)
+        if not batch.done:
+            return None
+        outcome = await self._finish(batch)
+        self.post_message(self.Finished(self, outcome))
+        return outcome
+
+    async def drain_now(self) -> Outcome | None:
+        """Finish from whatever the (ended) generation thread left; used when quitting."""
+        if self.done:
+            return None
+        self.done = True
+        batch = self._buffer.drain()
+        for kind, text in batch.chunks:
+            (self._thinking if kind == THINKING else self._answer).append(text)
+        return self._outcome(batch)
+
+    async def _add_thinking(self, text: str) -> None:
+        if self._think_started is None:
+            self._think_started = self._clock()
+            self.fold.remove_class("-empty")
+            self.fold.collapsed = False
+        self._thinking.append(text)
+        self.fold.title = thinking_title(None, self._thinking_events, live=True)
+        await self._stream("thinking").write(text)
+
+    async def _add_answer(self, text: str) -> None:
+        if self._thinking and self._thinking_s is None:
+            await self._close_thinking()
+        self._answer.append(text)
+        await self._stream("answer").write(text)
+
+    async def _close_thinking(self) -> None:
+        self._thinking_s = self._clock() - (self._think_started or self._clock())
+        self.fold.collapsed = True
+        self.fold.title = thinking_title(self._thinking_s, self._thinking_events)
+        await self._end_stream("thinking")
+
+    def _stream(self, kind: str) -> Any:
+        if kind not in self._streams:
+            widget = self.query_one(".thinking-text" if kind == THINKING else ".answer", Markdown)
+            self._streams[kind] = Markdown.get_stream(widget)
+        return self._streams[kind]
+
+    async def _end_stream(self, kind: str) -> None:
+        """Stop streaming and render the whole text once (closes open code fences)."""
+        stream = self._streams.pop(kind, None)
+        if stream is not None:
+            await stream.stop()
+        widget = self.query_one(".thinking-text" if kind == THINKING else ".answer", Markdown)
+        await widget.update(self.thinking if kind == THINKING else self.answer)
+
+    async def _finish(self, batch: Batch) -> Outcome:
+        self.done = True
+        if self._thinking and self._thinking_s is None:
+            await self._close_thinking()
+        await self._end_stream("answer")
+        outcome = self._outcome(batch)
+        if outcome.stats is not None:
+            self.fold.title = thinking_title(outcome.thinking_s, outcome.stats.thinking_tokens)
+            stats = asdict(outcome.stats)
+            self.query_one(".reply-footer", Static).update(footer_text(stats, outcome.partial))
+        return outcome
+
+    def _outcome(self, batch: Batch) -> Outcome:
+        seconds = self._thinking_s
+        if seconds is None and self._think_started is not None:
+            seconds = self._clock() - self._think_started
+        return Outcome(self.thinking, self.answer, batch.stats, batch.error, seconds or 0.0)
