@@ -82,7 +82,15 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
 
     Returns:
         A SandboxResult; the program's failures are results, never exceptions.
+
+    Raises:
+        InvalidRequestError: not a POSIX system (no resource limits or process groups).
     """
+    if os.name != "posix":
+        from ..errors import InvalidRequestError
+
+        raise InvalidRequestError("running generated code needs Linux or macOS (the sandbox "
+                                  "relies on POSIX resource limits); use WSL on Windows")
     cpu = cpu_s if cpu_s is not None else math.ceil(timeout_s) + 1
     limits = f"{memory_bytes},{cpu},{file_bytes},{max_processes}"
     with tempfile.TemporaryDirectory(prefix="vibe-sandbox-") as work, \
@@ -127,9 +135,6 @@ def _wait(proc: subprocess.Popen, timeout_s: float) -> bool:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the program's process group (its children too), if anything is left of it."""
-    if os.name != "posix":
-        proc.kill()
-        return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
