@@ -81,6 +81,7 @@ class Tour:
 
     def _ask(self) -> int:
         from ..api import load
+        from ..bench.tasks.answers import extract_number, same_number
         from ..commands.stream_printer import StreamPrinter
 
         self._step(3, "the chosen quant thinks, then answers")
@@ -94,7 +95,7 @@ class Tour:
                 for event in model.stream(problem.question, seed=0):
                     printer.show(event)
                 printer.finish(interrupted=False)
-                right = _boxed_value("".join(printer.answer)) == problem.answer
+                right = same_number(extract_number("".join(printer.answer)), problem.answer)
                 correct += right
                 self._say(f"{'right' if right else 'wrong'} (expected {problem.answer})")
         return correct
@@ -124,15 +125,3 @@ def _manifest_files(path: Path) -> list[tuple[str, int]]:
 
     manifest = load_manifest(path)
     return [(f.quant, f.bytes) for f in manifest.files] if manifest else []
-
-
-def _boxed_value(answer: str) -> int | None:
-    """The integer in the answer's last \\boxed{…}, if any."""
-    start = answer.rfind("\\boxed{")
-    end = answer.find("}", start)
-    if start < 0 or end < 0:
-        return None
-    try:
-        return int(answer[start + len("\\boxed{"):end].replace(",", "").strip())
-    except ValueError:
-        return None
