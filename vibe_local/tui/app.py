@@ -254,8 +254,9 @@ class ChatApp(SlashCommands, App[None]):
         pump(self.model.stream(messages, **overrides), buffer)
 
     async def on_assistant_message_finished(self, event: AssistantMessage.Finished) -> None:
-        if not self._quitting:
-            await self.guarded(self.reply_finished(event.outcome))
+        outcome = event.reply.take_outcome()
+        if outcome is not None:
+            await self.guarded(self.reply_finished(outcome))
 
     async def reply_finished(self, outcome: Outcome) -> None:
         self.session.add_reply(outcome.thinking, outcome.answer, outcome.stats, outcome.partial,
@@ -286,11 +287,14 @@ class ChatApp(SlashCommands, App[None]):
         if self._quitting:
             return
         self._quitting = True
-        if self.generating and self.model is not None:
-            self.model.stop()
-            if self._worker is not None:
-                await self._worker.wait()
-            outcome = await self.reply.drain_now()
+        reply = self.reply
+        if reply is not None:
+            if not reply.done and self.model is not None:
+                self.model.stop()
+                if self._worker is not None:
+                    await self._worker.wait()
+                reply.drain_now()
+            outcome = reply.take_outcome()  # None if already saved
             if outcome is not None:
                 await self.guarded(self.reply_finished(outcome))
         if self.model is not None:

@@ -66,11 +66,11 @@ class AssistantMessage(Vertical):
         """The generation thread put something in the buffer."""
 
     class Finished(Message):
-        """The reply ended; the app saves it and updates the status bar."""
+        """The reply ended; the app takes its outcome (once), saves it, updates the status."""
 
-        def __init__(self, reply: AssistantMessage, outcome: Outcome):
+        def __init__(self, reply: AssistantMessage):
             super().__init__()
-            self.reply, self.outcome = reply, outcome
+            self.reply = reply
 
     def __init__(self, *, clock: Callable[[], float], thinking: str = "", answer: str = "",
                  stats: dict | None = None, partial: bool = False):
@@ -84,6 +84,7 @@ class AssistantMessage(Vertical):
         self._think_started: float | None = None
         self._thinking_s: float | None = None
         self.done = stats is not None or bool(answer)
+        self._outcome_ready: Outcome | None = None
 
     def compose(self) -> ComposeResult:
         stats = self._stored or {}
@@ -119,49 +120,79 @@ class AssistantMessage(Vertical):
             await self.apply(self._buffer.drain())
 
     async def apply(self, batch: Batch) -> Outcome | None:
-        """Show a drained batch; when it ends the reply, finish and return the outcome."""
+        """Take a drained batch, then show it; when it ends the reply, return the outcome.
+
+        The text and the outcome are recorded before any await, so a quit that comes while
+        this is redrawing still finds the whole reply (see `drain_now`).
+        """
+        self._record(batch)
+        for kind, text in batch.chunks:
+            if kind == THINKING:
+                await self._show_thinking(text)
+            else:
+                await self._show_answer(text)
+        if not batch.done:
+            return None
+        outcome = self._outcome_ready
+        await self._show_end(outcome)
+        self.post_message(self.Finished(self))
+        return outcome
+
+    def take_outcome(self) -> Outcome | None:
+        """How the reply ended, handed out once (so it is saved once, whoever asks first)."""
+        outcome, self._outcome_ready = self._outcome_ready, None
+        return outcome
+
+    def drain_now(self) -> None:
+        """Record whatever the (ended) generation thread left, without redrawing; used when
+        quitting, when the screen is about to go."""
+        if not self.done:
+            self._record(self._buffer.drain())
+
+    def _record(self, batch: Batch) -> None:
         self._thinking_events += batch.thinking_events
         for kind, text in batch.chunks:
             if kind == THINKING:
-                await self._add_thinking(text)
+                if self._think_started is None:
+                    self._think_started = self._clock()
+                self._thinking.append(text)
             else:
-                await self._add_answer(text)
-        if not batch.done:
-            return None
-        outcome = await self._finish(batch)
-        self.post_message(self.Finished(self, outcome))
-        return outcome
+                self._stop_thinking_clock()
+                self._answer.append(text)
+        if batch.done:
+            self.done = True
+            self._stop_thinking_clock()
+            self._outcome_ready = Outcome(self.thinking, self.answer, batch.stats, batch.error,
+                                          self._thinking_s or 0.0)
 
-    async def drain_now(self) -> Outcome | None:
-        """Finish from whatever the (ended) generation thread left; used when quitting."""
-        if self.done:
-            return None
-        self.done = True
-        batch = self._buffer.drain()
-        for kind, text in batch.chunks:
-            (self._thinking if kind == THINKING else self._answer).append(text)
-        return self._outcome(batch)
+    def _stop_thinking_clock(self) -> None:
+        if self._think_started is not None and self._thinking_s is None:
+            self._thinking_s = self._clock() - self._think_started
 
-    async def _add_thinking(self, text: str) -> None:
-        if self._think_started is None:
-            self._think_started = self._clock()
+    async def _show_thinking(self, text: str) -> None:
+        if THINKING not in self._streams:
             self.fold.remove_class("-empty")
             self.fold.collapsed = False
-        self._thinking.append(text)
         self.fold.title = thinking_title(None, self._thinking_events, live=True)
-        await self._stream("thinking").write(text)
+        await self._stream(THINKING).write(text)
 
-    async def _add_answer(self, text: str) -> None:
-        if self._thinking and self._thinking_s is None:
-            await self._close_thinking()
-        self._answer.append(text)
+    async def _show_answer(self, text: str) -> None:
+        await self._fold_thinking()
         await self._stream("answer").write(text)
 
-    async def _close_thinking(self) -> None:
-        self._thinking_s = self._clock() - (self._think_started or self._clock())
-        self.fold.collapsed = True
-        self.fold.title = thinking_title(self._thinking_s, self._thinking_events)
-        await self._end_stream("thinking")
+    async def _fold_thinking(self) -> None:
+        if THINKING in self._streams:
+            self.fold.collapsed = True
+            self.fold.title = thinking_title(self._thinking_s, self._thinking_events)
+            await self._end_stream(THINKING)
+
+    async def _show_end(self, outcome: Outcome) -> None:
+        await self._fold_thinking()
+        await self._end_stream("answer")
+        if outcome.stats is not None:
+            self.fold.title = thinking_title(outcome.thinking_s, outcome.stats.thinking_tokens)
+            stats = asdict(outcome.stats)
+            self.query_one(".reply-footer", Static).update(footer_text(stats, outcome.partial))
 
     def _stream(self, kind: str) -> Any:
         if kind not in self._streams:
@@ -176,21 +207,3 @@ class AssistantMessage(Vertical):
             await stream.stop()
         widget = self.query_one(".thinking-text" if kind == THINKING else ".answer", Markdown)
         await widget.update(self.thinking if kind == THINKING else self.answer)
-
-    async def _finish(self, batch: Batch) -> Outcome:
-        self.done = True
-        if self._thinking and self._thinking_s is None:
-            await self._close_thinking()
-        await self._end_stream("answer")
-        outcome = self._outcome(batch)
-        if outcome.stats is not None:
-            self.fold.title = thinking_title(outcome.thinking_s, outcome.stats.thinking_tokens)
-            stats = asdict(outcome.stats)
-            self.query_one(".reply-footer", Static).update(footer_text(stats, outcome.partial))
-        return outcome
-
-    def _outcome(self, batch: Batch) -> Outcome:
-        seconds = self._thinking_s
-        if seconds is None and self._think_started is not None:
-            seconds = self._clock() - self._think_started
-        return Outcome(self.thinking, self.answer, batch.stats, batch.error, seconds or 0.0)
