@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_support import SIZE, async_test, errors, loaded, make_app, notices, send, until
 
 from fixtures.scripted_model import ENTRIES, RAMBLE, ScriptedModel, chatml_ending_with
+from fixtures.tui_app import SIZE, async_test, errors, loaded, make_app, notices, send, until
 from vibe_local.chat_template import ChatTemplate
 from vibe_local.history import History
 from vibe_local.tui.reply import AssistantMessage

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tui_support import SIZE, async_test, errors, loaded, make_app, notices, send, until
 
 from fixtures.scripted_engine import Gate, ScriptedEngine, answer, thinking
+from fixtures.tui_app import SIZE, async_test, errors, loaded, make_app, notices, send, until
 from vibe_local.history import History
 from vibe_local.tui.history_screen import HistoryScreen
 from vibe_local.tui.reply import AssistantMessage

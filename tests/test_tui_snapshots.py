@@ -1,0 +1,94 @@
+"""Snapshots of the chat UI at 100x30: empty chat, thinking mid-stream, an answer with code,
+an error, and the fit modal.
+
+Figures that change from run to run are fixed: memory comes from an injected reader, the
+thinking clock is frozen, rates come from the scripted engine's stats, the fit simulates a
+16 GiB CPU-only machine. Update the baselines with
+`uv run pytest tests/test_tui_snapshots.py --snapshot-update` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures.scripted_engine import Gate, ScriptedEngine, answer, thinking
+from fixtures.scripted_model import ScriptedModel
+from fixtures.tui_app import SIZE, loaded, make_app, send, until
+from vibe_local.tui.screens import FitScreen
+
+ANSWER_WITH_CODE = answer(
+    "Sum the list with a loop, or use the built-in:\n\n",
+    "```python\ndef total(xs: list[int]) -> int:\n    result = 0\n",
+    "    for x in xs:\n        result += x\n    return result\n```\n\n",
+    "Things to know:\n\n- `sum(xs)` does the same\n- it works on any iterable\n",
+)
+
+
+def engine_app(engine: ScriptedEngine, tmp_path: Path):
+    return make_app("vibethinker-1.5b", tmp_path / "history.sqlite3",
+                    loader=lambda *args, **options: engine)
+
+
+def test_empty_chat(snap_compare, tmp_path: Path) -> None:
+    app = engine_app(ScriptedEngine(), tmp_path)
+
+    async def ready(pilot) -> None:
+        await loaded(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_streaming_thinking(snap_compare, tmp_path: Path) -> None:
+    steps = ["The question asks for ", "the sum of 17 and 25. ", "Add the tens: 30; ",
+             "the ones: 12; together 42."]
+    app = engine_app(ScriptedEngine([*thinking(*steps), Gate(), *answer("42")]), tmp_path)
+
+    async def mid_thinking(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "What is 17 + 25?", wait=False)
+        text = "".join(steps)
+        await until(pilot, lambda: app.reply.query_one(".thinking-text").source == text,
+                    "the thinking on screen")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=mid_thinking)
+
+
+def test_answer_with_code_block(snap_compare, tmp_path: Path) -> None:
+    engine = ScriptedEngine([*thinking("A loop is the plainest way."), *ANSWER_WITH_CODE])
+    app = engine_app(engine, tmp_path)
+
+    async def answered(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "How do I add up a list in Python?")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=answered)
+
+
+def test_error_message(snap_compare, tmp_path: Path) -> None:
+    app = make_app("missing-model.gguf", tmp_path / "history.sqlite3")
+
+    async def failed(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "/set temperature 9")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=failed)
+
+
+@pytest.mark.usefixtures("backend_ready")
+def test_fit_modal(snap_compare, scripted: ScriptedModel, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.symlink(scripted.gguf, tmp_path / "scripted-F32.gguf")  # a path that reads the same
+    app = engine_app(ScriptedEngine(), tmp_path)
+
+    async def proposed(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "/model scripted-F32.gguf")
+        await until(pilot, lambda: isinstance(app.screen, FitScreen), "the fit modal")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=proposed)
