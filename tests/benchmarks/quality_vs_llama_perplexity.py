@@ -84,13 +84,13 @@ def llama_perplexity(binary: Path, model: Path, text: Path, ctx: int, threads: i
     return values, seconds
 
 
-def ours(reference: Path, quant: Path, text: str, ctx: int, threads: int):
+def ours(reference: Path, quant: Path, text: str, ctx: int, threads: int, top_k: int):
     from vibe_local.bench.fidelity import quant_pass, reference_pass
     from vibe_local.bench.logit_pass import make_chunks
 
     plan = make_chunks(reference, text, ctx, None)
     start = time.perf_counter()
-    base = reference_pass(reference, plan, threads=threads)
+    base = reference_pass(reference, plan, k=top_k, threads=threads)
     ref_seconds = time.perf_counter() - start
     start = time.perf_counter()
     stats = quant_pass(quant, base, plan, threads=threads)
@@ -108,15 +108,18 @@ def compare(name: str, reference: Path, quant: Path, text_file: Path, args, work
     # A fresh home per quant: our reference pass really runs (no cached reference) each time.
     os.environ["VIBE_LOCAL_HOME"] = str(tempfile.mkdtemp(dir=work))
     stats, ref_s, quant_s, plan = ours(reference, quant, text_file.read_bytes().decode(),
-                                       args.ctx, args.threads)
+                                       args.ctx, args.threads, args.top_k)
     mine = {"kld": stats.kld_mean, "same_top": stats.same_top, "ppl_ratio": stats.ppl_ratio,
             "dp_rms": stats.dp_rms, "ppl_base": stats.ppl_base}
-    print(f"\n{name}: {plan.n_chunks} chunks of {args.ctx}, {plan.scored_tokens} scored tokens")
+    print(f"\n{name}: {plan.n_chunks} chunks of {args.ctx}, {plan.scored_tokens} scored tokens, "
+          f"top-K {args.top_k}, reference's max tail mass "
+          f"{stats.extra['reference_max_tail_mass']:.4f}")
     print(f"  {'statistic':<12}{'llama-perplexity':>18}{'vibe-local':>14}{'rel. diff':>11}")
     for key in PATTERNS:
         a, b = theirs.get(key, float("nan")), mine[key]
         rel = (b - a) / a if a else float("nan")
-        print(f"  {key:<12}{a:>18.6f}{b:>14.6f}{100 * rel:>10.2f}%")
+        print(f"  {key:<12}{a:>18.6f}{b:>14.6f}{100 * rel:>10.2f}%"
+              + ("  (llama prints 3 decimals of %)" if key == "dp_rms" else ""))
     base_s = getattr(compare, "base_seconds", float("nan"))
     print(f"  time: llama-perplexity base {base_s:.2f} s + quant {t_quant:.2f} s = "
           f"{base_s + t_quant:.2f} s; vibe-local reference {ref_s:.2f} s + quant {quant_s:.2f} s "
@@ -133,6 +136,7 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=512)
     parser.add_argument("--chunks", type=int, default=8, help="chunks of generated text")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--top-k", type=int, default=1024, help="reference log-probs kept")
     parser.add_argument("--perplexity", type=Path, default=PERPLEXITY)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="quality-bench-"))
