@@ -1,0 +1,100 @@
+"""The text the nano model learns to write: a column-by-column trace, then the boxed answer.
+
+Designed for a transformer of a few million parameters, so every step is a short local lookup:
+- each column line names its place ("ones", "tens", ...), which tells attention which digit of
+  each operand to fetch (counted back from the operator or the question mark);
+- each line ends with the digits found so far ("so 23"), the previous line's with one digit put in
+  front, so the final number is a copy, never a reversal done in the head;
+- a last "result:" line adds the final carry, drops leading zeros and puts the sign, so the
+  answer after `</think>` is a plain copy of it.
+
+    What is 345 + 678?
+    <think>
+    ones: 5+8+0=13, carry 1, so 3
+    tens: 4+7+1=12, carry 1, so 23
+    hundreds: 3+6+1=10, carry 1, so 023
+    result: 1023
+    </think>
+
+    345 + 678 = \\boxed{1023}
+
+Subtraction first compares ("compare: 345 < 678, swap: 678-345") and borrows ("ones: 12-9-0=3,
+borrow 1, so 3"); multiplication takes a number of up to four digits times one digit ("ones:
+5*7+0=35, carry 3, so 5"), swapping first when the one-digit factor comes first.
+"""
+
+from __future__ import annotations
+
+from ..problems import Problem
+
+PLACES = ("ones", "tens", "hundreds", "thousands")
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def digits_of(n: int, width: int) -> list[int]:
+    """The lowest `width` digits of `n`, ones first (missing high digits are 0)."""
+    return [(n // 10**i) % 10 for i in range(width)]
+
+
+def supported(problem: Problem) -> bool:
+    """Whether the trace format covers `problem` (operands up to 4 digits, mul by one digit)."""
+    a, b = problem.a, problem.b
+    if a < 0 or b < 0 or max(a, b) >= 10 ** len(PLACES):
+        return False
+    return problem.op != "*" or min(a, b) < 10
+
+
+def _column(op: str, t: int, u: int, carry: int) -> tuple[str, int, int]:
+    """One column: the worked step, the digit written and the carry (or borrow) passed on."""
+    if op == "-":
+        borrow = 1 if t - u - carry < 0 else 0
+        digit = 10 * borrow + t - u - carry
+        return f"{10 * borrow + t}-{u}-{carry}={digit}, borrow {borrow}", digit, borrow
+    total = t + u + carry if op == "+" else t * u + carry
+    return f"{t}{op}{u}+{carry}={total}, carry {total // 10}", total % 10, total // 10
+
+
+def _columns(top: int, bottom: int, op: str) -> tuple[list[str], int]:
+    """Column lines for `top op bottom` and what is left over (final carry, or borrow)."""
+    width = max(len(str(top)), 1 if op == "*" else len(str(bottom)))
+    bottoms = [bottom] * width if op == "*" else digits_of(bottom, width)
+    lines, so_far, carry = [], "", 0
+    for place, t, u in zip(PLACES, digits_of(top, width), bottoms):
+        step, digit, carry = _column(op, t, u, carry)
+        so_far = f"{digit}{so_far}"
+        lines.append(f"{place}: {step}, so {so_far}")
+    return lines, carry
+
+
+def thinking(problem: Problem) -> str:
+    """The lines inside `<think>`: setup (compare/swap), columns, result."""
+    if not supported(problem):
+        raise ValueError(f"the nano trace does not cover {problem.question!r}")
+    a, op, b = problem.a, problem.op, problem.b
+    lines: list[str] = []
+    top, bottom, sign = a, b, ""
+    if op == "-":
+        if a < b:
+            lines.append(f"compare: {a} < {b}, swap: {b}-{a}")
+            top, bottom, sign = b, a, "-"
+        else:
+            lines.append(f"compare: {a} >= {b}")
+    elif op == "*" and a < 10 <= b:
+        lines.append(f"swap: {b}*{a}")
+        top, bottom = b, a
+    columns, carry = _columns(top, bottom, op)
+    lines += columns
+    value = abs(problem.answer)
+    lines.append(f"result: {sign if value else ''}{value}")
+    assert op != "-" or carry == 0, "the smaller taken from the larger never ends in a borrow"
+    return "\n".join(lines)
+
+
+def answer_line(problem: Problem) -> str:
+    """What follows `</think>`: the problem restated, the value boxed."""
+    return f"{problem.a} {problem.op} {problem.b} = \\boxed{{{problem.answer}}}"
+
+
+def reply(problem: Problem) -> str:
+    """The whole assistant turn the model is trained to write (before `<|im_end|>`)."""
+    return f"{THINK_OPEN}\n{thinking(problem)}\n{THINK_CLOSE}\n\n{answer_line(problem)}"
