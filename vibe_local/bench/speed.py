@@ -164,9 +164,9 @@ def _check_counts(**counts: int | None) -> None:
 
 def _select(options: list, quants: list[str] | None) -> list:
     """The options named in `quants` (case-insensitive), in the model's order."""
-    if not quants:
+    wanted = [q.strip().upper() for q in quants or () if q.strip()]
+    if not wanted:
         return options
-    wanted = [q.strip().upper() for q in quants if q.strip()]
     known = {o.quant.upper() for o in options}
     missing = [q for q in wanted if q not in known]
     if missing:
@@ -204,9 +204,9 @@ def run_worker(quant: str, path: Path, settings: SpeedSettings, progress: Progre
             tail.append(line.strip())
     out = child.stdout.read()
     returncode = child.wait()
-    try:
-        result = json.loads(out) if returncode == 0 else None
-    except ValueError:
+    try:  # the result is the last line; anything a library printed before it is ignored
+        result = json.loads(out.strip().splitlines()[-1]) if returncode == 0 else None
+    except (ValueError, IndexError):
         result = None
     if result is None:
         row.error = failure_message(returncode, list(tail))
