@@ -181,6 +181,5 @@ def _accuracy(row: QuantRow, task: Any, settings: dict, threads: int | None,
     with load(row.path, threads=threads) as model:
         result = evaluate(model, task, progress=say, **settings)
     if progress is not None:
-        progress(f"{row.quant}: accuracy {result.accuracy:.1%} "
-                 f"({time.perf_counter() - start:.0f} s)")
+        progress(f"{row.quant}: {result.summary()} ({time.perf_counter() - start:.0f} s)")
     return result

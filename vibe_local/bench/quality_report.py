@@ -79,8 +79,16 @@ def format_quality_table(report: QualityReport) -> str:
     if not report.corpus:  # accuracy only: drop the empty fidelity columns
         header, rows = header[:3] + header[7:], [r[:3] + r[7:] for r in rows]
     lines = [setup_line(report), _grid(header, rows)]
-    note = kld_note(report)
-    return "\n".join(lines + ([note] if note else []))
+    notes = [kld_note(report), _sandbox_note(report)]
+    return "\n".join(lines + [n for n in notes if n])
+
+
+def _sandbox_note(report: QualityReport) -> str | None:
+    """How model-written code was isolated (humaneval), so a reader knows what ran it."""
+    used = {r.task.isolation for r in [report.reference, *report.rows]
+            if r.task is not None and r.task.isolation}
+    return f"Generated code ran in the sandbox with isolation: {', '.join(sorted(used))}." \
+        if used else None
 
 
 def _pm(value: float, err: float, digits: int, scale: float = 1.0, unit: str = "") -> str:
