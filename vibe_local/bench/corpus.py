@@ -93,10 +93,15 @@ def _generate(reference: Path, target_tokens: int, seed: int, threads: int | Non
     total = 0
     # A margin over the target: a reply's tokens retokenize to slightly different counts.
     goal = int(target_tokens * 1.05) + 16
-    with load(reference, ctx=REPLY_CAP + 256, threads=threads) as model:
+    from ..gguf_info import read_geometry
+
+    # A model trained on short contexts (the demo model: 512) gets replies that fit its window.
+    ctx = min(REPLY_CAP + 256, read_geometry(reference).n_ctx_train)
+    cap = min(REPLY_CAP, ctx // 2)
+    with load(reference, ctx=ctx, threads=threads) as model:
         for n in range(MAX_ROUNDS * len(prompts)):
             question = prompts[n % len(prompts)]
-            reply = model.chat(question, seed=seed + n, max_tokens=REPLY_CAP)
+            reply = model.chat(question, seed=seed + n, max_tokens=cap)
             pieces.append("\n\n".join(p.strip() for p in (question, reply.thinking, reply.answer)
                                       if p.strip()))
             total += reply.stats.completion_tokens + len(question) // 4

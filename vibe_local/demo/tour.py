@@ -17,6 +17,7 @@ from typing import TextIO
 from .problems import Problem, make_problems
 
 MODEL_ID = "vibethinker-nano"
+QUALITY_CTX = 256  # chunk length for the KLD pass: the demo model's context is 512 tokens
 QUESTION_SEED = 2026  # fixed, so the tour asks the same questions on every machine
 
 
@@ -105,7 +106,7 @@ class Tour:
 
         self._step(4, f"what each bit width costs (KLD on the model's own text, accuracy on "
                    f"{self.quality_limit} held-out problems)")
-        report = run_quality(path, task="arithmetic", limit=self.quality_limit,
+        report = run_quality(path, task="arithmetic", limit=self.quality_limit, ctx=QUALITY_CTX,
                              progress=self._progress())
         self._say(format_quality_table(report))
 
