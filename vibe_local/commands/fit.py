@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        print(_machine_line(result.hardware))
+        print(machine_line(result.hardware))
         print(format_table(result))
     return 0 if result.choice else EXIT_DOES_NOT_FIT
 
 
-def _machine_line(hw) -> str:
+def machine_line(hw) -> str:
     gpus = ", ".join(f"{g.name} {g.free_bytes / 2**30:.1f} GiB free" for g in hw.gpus) or "no GPU"
     simulated = f" (simulated: {', '.join(hw.simulated)})" if hw.simulated else ""
     return (f"machine: {hw.physical_cores} cores, {hw.ram_available / 2**30:.1f} GiB RAM "

@@ -73,10 +73,12 @@ class Tour:
 
     def _fit(self, path: Path):
         from ..api import fit
+        from ..commands.fit import machine_line
         from ..fitting import format_table
 
         self._step(2, "what fits this machine")
         result = fit(MODEL_ID)
+        self._say(machine_line(result.hardware))
         self._say(format_table(result))
         return result
 
