@@ -50,9 +50,9 @@ def test_streaming_thinking(snap_compare, tmp_path: Path) -> None:
         await loaded(pilot, app)
         await send(pilot, app, "What is 17 + 25?", wait=False)
         text = "".join(steps)
-        await until(pilot, lambda: app.reply.query_one(".thinking-text").source == text,
-                    "the thinking on screen")
-        await pilot.pause()
+        shown = app.reply.query_one(".thinking-text Markdown")  # what is drawn, not recorded
+        await until(pilot, lambda: shown.source == text and shown.children, "the thinking")
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=mid_thinking)
 

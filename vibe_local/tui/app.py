@@ -18,7 +18,6 @@ from typing import Any
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 
 from ..errors import VibeLocalError
 from ..history import History
@@ -27,7 +26,7 @@ from .pump import pump
 from .reply import AssistantMessage, Outcome
 from .slash import SlashCommands
 from .status import MemoryReader, process_rss, status_line
-from .widgets import ErrorMessage, Notice, PromptInput, StatusBar, UserMessage
+from .widgets import ChatLog, ErrorMessage, Notice, PromptInput, StatusBar, UserMessage
 
 Loader = Callable[..., Any]  # (model, quant, ctx) -> a Model
 STATUS_EVERY_S = 2.0
@@ -49,7 +48,7 @@ def default_fitter(model: str, quant: str | None, ctx: int | None, **options: An
 class ChatApp(SlashCommands, App[None]):
     """Chat with a local model; see /help for keys and commands."""
 
-    CSS_PATH = "chat.tcss"
+    CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses live elsewhere
     TITLE = "vibe-local chat"
     BINDINGS = [
         Binding("escape,ctrl+c", "stop", "Stop", priority=True, show=False, id="stop"),
@@ -94,14 +93,14 @@ class ChatApp(SlashCommands, App[None]):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="log")
+        yield ChatLog(id="log")
         yield PromptInput(id="prompt", placeholder="Ask something · Enter sends · Ctrl+J new "
                           "line · F1 help")
         yield StatusBar(id="status", markup=False)
 
     @property
-    def log_view(self) -> VerticalScroll:
-        return self.query_one("#log", VerticalScroll)
+    def log_view(self) -> ChatLog:
+        return self.query_one("#log", ChatLog)
 
     @property
     def generating(self) -> bool:
@@ -134,7 +133,8 @@ class ChatApp(SlashCommands, App[None]):
         info = getattr(self.model, "info", None)
         rss = self.memory_reader() if self.memory_reader else None
         text = status_line(self.state, info, self.last_stats, rss, self.model_label)
-        self.query_one(StatusBar).update(text)
+        for bar in self.query(StatusBar):  # none while the app is closing
+            bar.update(text)
 
     async def say(self, text: str) -> None:
         await self._add(Notice(text))
@@ -252,6 +252,10 @@ class ChatApp(SlashCommands, App[None]):
     @work(thread=True, group="generate", exit_on_error=False)
     def _generate(self, messages: list[dict], overrides: dict, buffer: Any) -> None:
         pump(self.model.stream(messages, **overrides), buffer)
+
+    async def on_chat_log_anchor_released(self) -> None:
+        if self.generating:
+            await self.reply.unshelve()
 
     async def on_assistant_message_finished(self, event: AssistantMessage.Finished) -> None:
         outcome = event.reply.take_outcome()

@@ -54,6 +54,11 @@ class ReplyBuffer:
             self._batch.done, self._batch.stats, self._batch.error = True, stats, error
             self._wake_once()
 
+    @property
+    def pending(self) -> bool:
+        """Whether the UI has been woken and not yet taken what is waiting."""
+        return self._woken
+
     def drain(self) -> Batch:
         """Everything since the last drain; the next push wakes the UI again."""
         with self._lock:

@@ -1,8 +1,8 @@
 """One assistant reply on screen: live thinking in a fold, the answer as streamed Markdown.
 
-Streaming cost must not grow with the reply, so text goes through Textual's MarkdownStream
-(it batches appends and re-parses only the last block); when the reply ends the answer gets one
-full render, so a fenced code block that was still open while streaming is drawn properly.
+Streaming cost must not grow with the reply, so text goes into a StreamedMarkdown (Textual's
+MarkdownStream over a chain of bounded segments); when the reply ends the answer gets a full
+render, so a fenced code block that was still open while streaming is drawn properly.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from .pump import THINKING, Batch, ReplyBuffer
+from .streamed_markdown import StreamedMarkdown
 
 FINISH_NOTES = {"cancelled": "stopped", "length": "max_tokens reached",
                 "context_full": "context full", "repetition": "stopped a repeating answer"}
@@ -79,7 +80,7 @@ class AssistantMessage(Vertical):
         self._thinking, self._answer = [thinking] if thinking else [], [answer] if answer else []
         self._stored = stats
         self._partial = partial
-        self._streams: dict[str, Any] = {}
+        self._streaming: set[str] = set()
         self._thinking_events = 0
         self._think_started: float | None = None
         self._thinking_s: float | None = None
@@ -89,11 +90,11 @@ class AssistantMessage(Vertical):
     def compose(self) -> ComposeResult:
         stats = self._stored or {}
         title = thinking_title(stats.get("thinking_s"), stats.get("thinking_tokens", 0))
-        fold = Collapsible(Markdown(self.thinking, classes="thinking-text"), title=title,
+        fold = Collapsible(StreamedMarkdown(self.thinking, classes="thinking-text"), title=title,
                            collapsed=True, classes="thinking")
         fold.set_class(not self._thinking, "-empty")  # shown when thinking arrives
         yield fold
-        yield Markdown(self.answer, classes="answer")
+        yield StreamedMarkdown(self.answer, classes="answer")
         footer = footer_text(stats, self._partial) if self._stored is not None else ""
         yield Static(footer, classes="reply-footer", markup=False)
 
@@ -108,6 +109,11 @@ class AssistantMessage(Vertical):
     @property
     def fold(self) -> Collapsible:
         return self.query_one(Collapsible)
+
+    @property
+    def pending(self) -> bool:
+        """Whether streamed text is waiting for the screen to take it (backpressure probe)."""
+        return self._buffer.pending
 
     def buffer(self) -> ReplyBuffer:
         """A buffer for the generation thread; it wakes this widget, which drains it."""
@@ -137,6 +143,11 @@ class AssistantMessage(Vertical):
         await self._show_end(outcome)
         self.post_message(self.Finished(self))
         return outcome
+
+    async def unshelve(self) -> None:
+        """Bring back text put away while streaming (the user scrolled up to read it)."""
+        for text in self.query(StreamedMarkdown):
+            await text.unshelve()
 
     def take_outcome(self) -> Outcome | None:
         """How the reply ended, handed out once (so it is saved once, whoever asks first)."""
@@ -170,18 +181,19 @@ class AssistantMessage(Vertical):
             self._thinking_s = self._clock() - self._think_started
 
     async def _show_thinking(self, text: str) -> None:
-        if THINKING not in self._streams:
+        if THINKING not in self._streaming:
+            self._streaming.add(THINKING)
             self.fold.remove_class("-empty")
             self.fold.collapsed = False
         self.fold.title = thinking_title(None, self._thinking_events, live=True)
-        await self._stream(THINKING).write(text)
+        await self._text(THINKING).write(text)
 
     async def _show_answer(self, text: str) -> None:
         await self._fold_thinking()
-        await self._stream("answer").write(text)
+        await self._text("answer").write(text)
 
     async def _fold_thinking(self) -> None:
-        if THINKING in self._streams:
+        if THINKING in self._streaming:
             self.fold.collapsed = True
             self.fold.title = thinking_title(self._thinking_s, self._thinking_events)
             await self._end_stream(THINKING)
@@ -194,16 +206,11 @@ class AssistantMessage(Vertical):
             stats = asdict(outcome.stats)
             self.query_one(".reply-footer", Static).update(footer_text(stats, outcome.partial))
 
-    def _stream(self, kind: str) -> Any:
-        if kind not in self._streams:
-            widget = self.query_one(".thinking-text" if kind == THINKING else ".answer", Markdown)
-            self._streams[kind] = Markdown.get_stream(widget)
-        return self._streams[kind]
+    def _text(self, kind: str) -> StreamedMarkdown:
+        return self.query_one(".thinking-text" if kind == THINKING else ".answer",
+                              StreamedMarkdown)
 
     async def _end_stream(self, kind: str) -> None:
-        """Stop streaming and render the whole text once (closes open code fences)."""
-        stream = self._streams.pop(kind, None)
-        if stream is not None:
-            await stream.stop()
-        widget = self.query_one(".thinking-text" if kind == THINKING else ".answer", Markdown)
-        await widget.update(self.thinking if kind == THINKING else self.answer)
+        """Render the whole (last segment of the) text once; closes open code fences."""
+        self._streaming.discard(kind)
+        await self._text(kind).finish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
@@ -59,6 +60,17 @@ class ErrorMessage(Static):
         else:
             text = f"Error: {error}"
         super().__init__(text, classes="error", markup=False)
+
+
+class ChatLog(VerticalScroll):
+    """The conversation. Follows the stream (anchored) until the user scrolls away."""
+
+    class AnchorReleased(Message):
+        """The user scrolled away from the bottom: show the whole reply (see StreamedMarkdown)."""
+
+    def release_anchor(self) -> None:
+        super().release_anchor()
+        self.post_message(self.AnchorReleased())
 
 
 class StatusBar(Static):
