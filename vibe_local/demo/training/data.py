@@ -18,7 +18,7 @@ from .trace import reply
 SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
 SYSTEM_SHARE = 0.1  # some prompts carry the usual math system message, so it does not derail
 POOL_SIZE = 20_000  # distinct problems per shape at most
-OP_SHARE = {"+": 0.4, "-": 0.35, "*": 0.25}
+OP_SHARE = {"+": 0.5, "-": 0.3, "*": 0.2}
 
 
 def shapes(op: str) -> list[tuple[int, int]]:

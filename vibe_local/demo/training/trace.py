@@ -1,26 +1,29 @@
 """The text the nano model learns to write: a column-by-column trace, then the boxed answer.
 
-Designed for a transformer of a few million parameters, so every step is a short local lookup:
-- each column line names its place ("ones", "tens", ...), which tells attention which digit of
-  each operand to fetch (counted back from the operator or the question mark);
-- each line ends with the digits found so far ("so 23"), the previous line's with one digit put in
-  front, so the final number is a copy, never a reversal done in the head;
+Designed for a transformer of a few million parameters trained for minutes on a CPU, so every
+step is a lookup that attention finds at a fixed distance:
+- every line of a given kind has the same number of tokens, whatever the digits (the column
+  line gives the digits and the carry, not the two-digit sum), so for a given problem shape each
+  digit the model needs sits a fixed number of tokens back, in the question or a line above;
+- the line's place word ("ones", "tens", ...) says which column it is;
+- each line ends with the digits found so far ("so 23"), the previous line's with one digit put
+  in front, so the final number is a copy, never a reversal done in the head;
 - a last "result:" line adds the final carry, drops leading zeros and puts the sign, so the
   answer after `</think>` is a plain copy of it.
 
     What is 345 + 678?
     <think>
-    ones: 5+8+0=13, carry 1, so 3
-    tens: 4+7+1=12, carry 1, so 23
-    hundreds: 3+6+1=10, carry 1, so 023
+    ones: 5+8+0, carry 1, so 3
+    tens: 4+7+1, carry 1, so 23
+    hundreds: 3+6+1, carry 1, so 023
     result: 1023
     </think>
 
     345 + 678 = \\boxed{1023}
 
-Subtraction first compares ("compare: 345 < 678, swap: 678-345") and borrows ("ones: 12-9-0=3,
-borrow 1, so 3"); multiplication takes a number of up to four digits times one digit ("ones:
-5*7+0=35, carry 3, so 5"), swapping first when the one-digit factor comes first.
+Subtraction first orders the operands ("compare: 345 < 678, so 678-345") and then borrows
+("ones: 2-9-0, borrow 1, so 3"); multiplication takes up to four digits times one digit
+("multiply: 345*7", then "ones: 5*7+0, carry 3, so 5").
 """
 
 from __future__ import annotations
@@ -48,10 +51,10 @@ def _column(op: str, t: int, u: int, carry: int) -> tuple[str, int, int]:
     """One column: the worked step, the digit written and the carry (or borrow) passed on."""
     if op == "-":
         borrow = 1 if t - u - carry < 0 else 0
-        digit = 10 * borrow + t - u - carry
-        return f"{10 * borrow + t}-{u}-{carry}={digit}, borrow {borrow}", digit, borrow
+        return f"{t}-{u}-{carry}, borrow {borrow}", 10 * borrow + t - u - carry, borrow
     total = t + u + carry if op == "+" else t * u + carry
-    return f"{t}{op}{u}+{carry}={total}, carry {total // 10}", total % 10, total // 10
+    sign = "+" if op == "+" else "*"
+    return f"{t}{sign}{u}+{carry}, carry {total // 10}", total % 10, total // 10
 
 
 def _columns(top: int, bottom: int, op: str) -> tuple[list[str], int]:
@@ -74,14 +77,12 @@ def thinking(problem: Problem) -> str:
     lines: list[str] = []
     top, bottom, sign = a, b, ""
     if op == "-":
-        if a < b:
-            lines.append(f"compare: {a} < {b}, swap: {b}-{a}")
-            top, bottom, sign = b, a, "-"
-        else:
-            lines.append(f"compare: {a} >= {b}")
-    elif op == "*" and a < 10 <= b:
-        lines.append(f"swap: {b}*{a}")
-        top, bottom = b, a
+        relation = "<" if a < b else ">" if a > b else "="
+        top, bottom, sign = (b, a, "-") if a < b else (a, b, "")
+        lines.append(f"compare: {a} {relation} {b}, so {top}-{bottom}")
+    elif op == "*":
+        top, bottom = (b, a) if a < 10 <= b else (a, b)
+        lines.append(f"multiply: {top}*{bottom}")
     columns, carry = _columns(top, bottom, op)
     lines += columns
     value = abs(problem.answer)

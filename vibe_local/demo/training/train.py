@@ -17,6 +17,7 @@ accuracy on held-out problems and the checkpoint is re-exported, so a run can be
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import re
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 
 from ..problems import Problem, make_problems
 from .data import Curriculum, encode_example, next_example
@@ -39,16 +41,18 @@ BOXED = re.compile(r"\\boxed\{(-?\d+)\}")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
-    p.add_argument("--steps", type=int, default=640)
+    p.add_argument("--steps", type=int, default=900)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", type=Path, help="continue from this checkpoint (its weights and "
+                   "tokenizer); use another --seed so it sees new examples")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--ffn", type=int, default=512)
     p.add_argument("--vocab-merges", type=int, default=400, help="BPE vocabulary target")
-    p.add_argument("--eval-every", type=int, default=160)
+    p.add_argument("--eval-every", type=int, default=300)
     p.add_argument("--eval-count", type=int, default=16, help="held-out problems per set")
     return p.parse_args(argv)
 
@@ -133,15 +137,29 @@ inside `<think>...</think>` and then `a op b = \\boxed{{N}}`.
 """
 
 
+def load_checkpoint(path: Path) -> tuple[NanoQwen2, Tokenizer]:
+    """The model and tokenizer of a checkpoint this script wrote."""
+    from safetensors.torch import load_file
+
+    config = json.loads((path / "config.json").read_text())
+    fields = {k: config[k] for k in NanoConfig.__dataclass_fields__}
+    model = NanoQwen2(NanoConfig(**fields))
+    weights = load_file(str(path / "model.safetensors"))
+    model.load_state_dict({name: t.float() for name, t in weights.items()})
+    return model, Tokenizer.from_file(str(path / "tokenizer.json"))
+
+
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     torch.set_num_threads(args.threads)
     curriculum = Curriculum.build(args.seed)
-    tok = train_tokenizer(curriculum.texts(3000), args.vocab_merges)
-    cfg = NanoConfig(num_hidden_layers=args.layers, intermediate_size=args.ffn)
-    assert tok.get_vocab_size() <= cfg.vocab_size, "tokenizer outgrew the embedding"
-    model = NanoQwen2(cfg)
+    if args.init:
+        model, tok = load_checkpoint(args.init)
+    else:
+        tok = train_tokenizer(curriculum.texts(3000), args.vocab_merges)
+        model = NanoQwen2(NanoConfig(num_hidden_layers=args.layers, intermediate_size=args.ffn))
+    assert tok.get_vocab_size() <= model.cfg.vocab_size, "tokenizer outgrew the embedding"
     print(f"params {model.parameter_count():,} vocab {tok.get_vocab_size()}", flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
