@@ -32,20 +32,29 @@ def test_fence_tracker_finds_block_boundaries_outside_code() -> None:
     assert fences.feed("    ```not a fence (indented 4)\n\n") != []
 
 
+def held_long_reply(tmp_path: Path):
+    """An app whose reply streams a long text, then waits at a gate until the test opens it."""
+    pieces, gate = long_reply(40), Gate()
+    engine = ScriptedEngine([*answer(*pieces), gate])
+    return make_app("m", tmp_path / "h.sqlite3", loader=lambda *a, **k: engine), pieces, gate
+
+
+async def start(pilot, app):
+    await loaded(pilot, app)
+    await send(pilot, app, "go", wait=False)
+    text = app.reply.query_one(".answer")
+    await until(pilot, lambda: text.query(Shelf), "old segments to be shelved")
+    return text
+
+
 @async_test
 async def test_a_long_reply_is_split_at_block_boundaries_and_shelved(tmp_path: Path) -> None:
-    pieces = long_reply(40)
-    gate = Gate()
-    engine = ScriptedEngine([*answer(*pieces), gate])
-    app = make_app("m", tmp_path / "h.sqlite3", loader=lambda *a, **k: engine)
+    app, pieces, gate = held_long_reply(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot, app)
-        await send(pilot, app, "go", wait=False)
-        text = app.reply.query_one(".answer")
+        text = await start(pilot, app)
         await until(pilot, lambda: text.source == "".join(pieces), "the whole text")
-        await until(pilot, lambda: text.query(Shelf), "old segments to be shelved")
-        live = list(text.query_children(Markdown))
-        assert len(live) <= 3  # what is in view, not the whole reply
+        await until(pilot, lambda: len(text.query_children(Markdown)) <= 3,  # what is in view
+                    "all but the segments in view to be shelved")
         assert sum(len(s.texts) for s in text.query(Shelf)) >= 2
         gate.open()
         await until(pilot, lambda: app.state == "ready", "the end")
@@ -58,15 +67,9 @@ async def test_a_long_reply_is_split_at_block_boundaries_and_shelved(tmp_path: P
 
 @async_test
 async def test_scrolling_up_while_streaming_brings_the_text_back(tmp_path: Path) -> None:
-    pieces = long_reply(40)
-    gate = Gate()
-    engine = ScriptedEngine([*answer(*pieces), gate])
-    app = make_app("m", tmp_path / "h.sqlite3", loader=lambda *a, **k: engine)
+    app, pieces, gate = held_long_reply(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot, app)
-        await send(pilot, app, "go", wait=False)
-        text = app.reply.query_one(".answer")
-        await until(pilot, lambda: text.query(Shelf), "shelved segments")
+        text = await start(pilot, app)
         app.log_view.scroll_home(animate=False)  # the user scrolls up (releases the anchor)
         await until(pilot, lambda: not text.query(Shelf), "the text back")
         assert app.generating

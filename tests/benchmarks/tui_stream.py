@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
@@ -129,6 +130,11 @@ def per_token_ms(taken: list[float], first: int, last: int) -> tuple[float, floa
     return head * 1e3, tail * 1e3
 
 
+def windows_ms(taken: list[float], window: int) -> list[float]:
+    return [(taken[i + window - 1] - taken[i]) / (window - 1) * 1e3
+            for i in range(0, len(taken) - window + 1, window)]
+
+
 def first_paint(runs: int) -> dict:
     results = []
     for _ in range(runs):
@@ -136,8 +142,6 @@ def first_paint(runs: int) -> dict:
         out = subprocess.run([sys.executable, "-c", _FIRST_PAINT], capture_output=True,
                              text=True, check=True, cwd=ROOT)
         wall = time.perf_counter() - t
-        import json
-
         results.append({**json.loads(out.stdout.strip().splitlines()[-1]), "wall_s": wall})
     return {k: statistics.median(r[k] for r in results) for k in results[0]}
 
@@ -161,6 +165,8 @@ def main() -> None:
     print(f"paced, {args.tokens} tokens: {args.tokens / total:,.0f} tokens/s through the UI; "
           f"per token: first {args.window} {head:.3f} ms, last {args.window} {tail:.3f} ms, "
           f"last/first = {tail / head:.2f}")
+    print(f"  ms per token in each window of {args.window}: "
+          + " ".join(f"{ms:.1f}" for ms in windows_ms(paced["taken"], args.window)))
 
     fire = asyncio.run(stream_once(args.tokens, paced=False))
     total = fire["ended"] - fire["started"]

@@ -82,6 +82,7 @@ class StreamedMarkdown(Vertical):
         self._fences = FenceTracker()
         self._stream: Any = None
         self.shelving = True
+        self._shelf_check_due = False
 
     def compose(self) -> ComposeResult:
         yield Markdown(self.segment_text)
@@ -104,6 +105,7 @@ class StreamedMarkdown(Vertical):
                 await self._seal()
                 done = boundary
         await self._append(text[done:])
+        self._check_shelf_later()
 
     async def finish(self) -> None:
         """Render the open segment in full (so an unclosed code fence that was still
@@ -132,17 +134,24 @@ class StreamedMarkdown(Vertical):
         self._sealed.append(self.segment_text)
         self._segment, self._segment_chars = [], 0
         await self.mount(Markdown(""))
-        if self.shelving:
+
+    def _check_shelf_later(self) -> None:
+        """Look for segments to shelve once the screen has laid out what was written."""
+        if self.shelving and not self._shelf_check_due and len(self.children) > 2:
+            self._shelf_check_due = True
             self.call_after_refresh(self._shelve_old)
 
     async def _shelve_old(self) -> None:
         """Shelve finished segments that lie wholly above the visible part of the log."""
+        self._shelf_check_due = False
         view = next((a for a in self.ancestors if isinstance(a, Widget)
                      and a.styles.overflow_y in ("auto", "scroll")), None)
         if view is None or not self.shelving:
             return
+        unplaced = False
         for segment in list(self.query_children(Markdown))[:-1]:
             height = segment.outer_size.height
+            unplaced = unplaced or not height
             if not height or segment.region.bottom > view.region.y:
                 continue
             shelves = self.query_children(Shelf)
@@ -151,6 +160,8 @@ class StreamedMarkdown(Vertical):
             else:
                 await self.mount(Shelf(segment.source, height), before=segment)
             await segment.remove()
+        if unplaced:  # not laid out yet: look again after the next refresh
+            self._check_shelf_later()
 
     async def _render_segment(self) -> None:
         stream, self._stream = self._stream, None
