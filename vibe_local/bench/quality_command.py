@@ -15,20 +15,16 @@ import json
 import sys
 from pathlib import Path
 
-from ..commands.common import DEFAULT_MODEL
+from ..commands.common import add_ladder_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `vibe-local bench quality`."""
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                        help="a catalogue id or a ladder directory with manifest.json; its "
-                        f"BF16/F16/F32 file is the reference (default: {DEFAULT_MODEL})")
-    parser.add_argument("-y", "--yes", action="store_true",
-                        help="pull a catalogue model that is not downloaded yet without asking")
-    parser.add_argument("--quants", help="comma-separated quants to compare, e.g. Q4_K_M,Q8_0 "
-                        "(default: all the model has)")
+    add_ladder_arguments(parser, model_help="a catalogue id or a ladder directory with "
+                         "manifest.json; its BF16/F16/F32 file is the reference",
+                         quants_help="quants to compare")
     fidelity = parser.add_argument_group("fidelity (KL divergence)")
     fidelity.add_argument("--corpus", type=Path, help="text file to score (default: text the "
                           "reference model writes for a fixed set of questions)")

@@ -13,20 +13,16 @@ import argparse
 import json
 import sys
 
-from ..commands.common import DEFAULT_MODEL
+from ..commands.common import add_ladder_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `vibe-local bench speed`."""
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                        help="a catalogue id, a .gguf file or a ladder directory with "
-                        f"manifest.json (default: {DEFAULT_MODEL})")
-    parser.add_argument("-y", "--yes", action="store_true",
-                        help="pull a catalogue model that is not downloaded yet without asking")
-    parser.add_argument("--quants", help="comma-separated quants to measure, e.g. Q4_K_M,Q8_0 "
-                        "(default: all the model has)")
+    add_ladder_arguments(parser, model_help="a catalogue id, a .gguf file or a ladder "
+                         "directory with manifest.json",
+                         quants_help="quants to measure")
     parser.add_argument("--reps", type=int, default=5,
                         help="repetitions after the warm-up (default 5)")
     parser.add_argument("--pp", type=int, default=512, help="prompt tokens (default 512)")

@@ -32,3 +32,14 @@ def add_machine_arguments(parser: argparse.ArgumentParser) -> None:
                         "(env VIBE_LOCAL_MEMORY)")
     parser.add_argument("--gpu", help="simulate a GPU: none, cuda:12GiB, metal or metal:16GiB "
                         "(env VIBE_LOCAL_GPU)")
+
+
+def add_ladder_arguments(parser: argparse.ArgumentParser, *, model_help: str,
+                         quants_help: str) -> None:
+    """-m, -y and --quants, as the benchmarks take them (every quant unless --quants says)."""
+    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                        help=f"{model_help} (default: {DEFAULT_MODEL})")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="pull a catalogue model that is not downloaded yet without asking")
+    parser.add_argument("--quants", help=f"{quants_help}, comma-separated, e.g. Q4_K_M,Q8_0 "
+                        "(default: all the model has)")
