@@ -5,13 +5,22 @@ with pip):
 
     python -m venv /tmp/nano-venv
     /tmp/nano-venv/bin/pip install torch==2.13.0 tokenizers numpy safetensors
-    PYTHONPATH=. /tmp/nano-venv/bin/python -m vibe_local.demo.training.train \\
+
+The shipped checkpoint came from three chained runs (run from the repository root, with
+PYTHONPATH=.; each continues from the previous one's export and draws new problems):
+
+    python -m vibe_local.demo.training.train --out /tmp/nano/a
+    python -m vibe_local.demo.training.train --init /tmp/nano/a --seed 1 --lr 1.5e-3 \
+        --warmup 50 --steps 2000 --stop-at 750 --eval-every 250 --out /tmp/nano/b
+    python -m vibe_local.demo.training.train --init /tmp/nano/b --seed 2 --lr 1.2e-3 \
+        --warmup 30 --steps 2600 --stop-at 650 --eval-every 650 \
         --out vibe_local/demo/vibethinker-nano
 
-Seeded and single-process (2 torch threads); results repeat closely on the same machine.
-Measured: the shipped model took ~MINUTES min on 2 shared cores of the build machine (see the
-model card for the exact figures). Every `--eval-every` steps the log shows the loss, a greedy
-accuracy on held-out problems and the checkpoint is re-exported, so a run can be stopped early.
+Measured on 2 CPU cores shared with other jobs: 900 steps in 23 min, 750 in 12 min, 650 in
+21 min (400-2200 tokens/s depending on the load). That is still undertrained (see the model
+card); continuing with `--init vibe_local/demo/vibethinker-nano --seed 3` and more steps is the
+way on. Every `--eval-every` steps the log shows a greedy accuracy on held-out problems and the
+checkpoint is re-exported, so a run can be stopped at any time.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     p.add_argument("--steps", type=int, default=900)
+    p.add_argument("--stop-at", type=int, help="end after this step (schedule still spans --steps)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=30)
@@ -169,7 +179,7 @@ def train(args: argparse.Namespace) -> None:
     pad = tok.token_to_id(PAD_TOKEN)
     started, seen, losses = time.perf_counter(), 0, []
     stream = batches(curriculum, tok, args.batch)
-    for step in range(args.steps):
+    for step in range(args.stop_at or args.steps):
         inputs, targets = make_batch(next(stream), pad)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
@@ -186,7 +196,7 @@ def train(args: argparse.Namespace) -> None:
                   f"lr {lr_at(step, args):.2e} {seen / elapsed:.0f} tok/s {elapsed / 60:.1f} min",
                   flush=True)
             losses = []
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+        if (step + 1) % args.eval_every == 0 or step + 1 == (args.stop_at or args.steps):
             scores = evaluate(model, tok, args.eval_count)
             print(f"eval step {step + 1}: {scores}", flush=True)
             minutes = (time.perf_counter() - started) / 60
