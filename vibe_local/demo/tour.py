@@ -9,6 +9,7 @@ width costs (`vibe-local bench quality --task arithmetic`).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,7 @@ class Tour:
     def run(self) -> int:
         started = time.perf_counter()
         path = self._ladder()
-        result = self._fit(path)
+        result = self._fit()
         if result.choice is None:
             return 3
         correct = self._ask()
@@ -71,7 +72,7 @@ class Tour:
         self._say(f"  in {resolved.path}")
         return resolved.path
 
-    def _fit(self, path: Path):
+    def _fit(self):
         from ..api import fit
         from ..commands.fit import machine_line
         from ..fitting import format_table
@@ -109,11 +110,9 @@ class Tour:
         self._step(4, f"what each bit width costs (KLD on the model's own text, accuracy on "
                    f"{self.quality_limit} held-out problems)")
         report = run_quality(path, task="arithmetic", limit=self.quality_limit, ctx=QUALITY_CTX,
-                             progress=self._progress())
+                             progress=_status_line())
+        _status_line(clear=True)
         self._say(format_quality_table(report))
-
-    def _progress(self) -> Callable[[str], None]:
-        return lambda line: None
 
     def _step(self, n: int, title: str) -> None:
         self._say(f"\n[{n}/{self.steps}] {title}")
@@ -121,6 +120,21 @@ class Tour:
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+
+def _status_line(clear: bool = False) -> Callable[[str], None] | None:
+    """Progress on one rewritten stderr line when it is a terminal (nothing when piped)."""
+    if not sys.stderr.isatty():
+        return None
+    if clear:
+        sys.stderr.write("\r\033[K")
+        return None
+
+    def show(line: str) -> None:
+        sys.stderr.write(f"\r\033[K{line[:100]}")
+        sys.stderr.flush()
+
+    return show
 
 
 def _manifest_files(path: Path) -> list[tuple[str, int]]:
