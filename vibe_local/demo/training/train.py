@@ -15,6 +15,9 @@ PYTHONPATH=.; each continues from the previous one's export and draws new proble
     python -m vibe_local.demo.training.train --init /tmp/nano/b --seed 2 --lr 1.2e-3 \
         --warmup 30 --steps 2600 --stop-at 650 --eval-every 650 \
         --out vibe_local/demo/vibethinker-nano
+    python -m vibe_local.demo.training.train --init vibe_local/demo/vibethinker-nano --seed 3 \
+        --lr 1.0e-3 --warmup 30 --steps 3000 --eval-every 400 --out /tmp/nano/run6
+        # idle machine, ~5,500 tokens/s: stopped after the step-2,400 export (15 min), shipped
 
 Measured on 2 CPU cores shared with other jobs: 900 steps in 23 min, 750 in 12 min, 650 in
 21 min (400-2200 tokens/s depending on the load). That is still undertrained (see the model
