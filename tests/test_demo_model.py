@@ -81,13 +81,11 @@ def test_reply_has_the_promised_shape(nano_bf16) -> None:
     problem = ADDITIONS[0]
     reply = nano_bf16.chat(problem.question, temperature=0, max_tokens=300)
     assert "carry" in reply.thinking and "result:" in reply.thinking
-    assert " + " in reply.answer and " = \\boxed{" in reply.answer
+    assert reply.answer.startswith("The answer is \\boxed{")
     assert boxed_value(reply.answer) is not None
     assert reply.stats.finish_reason == "stop"
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped checkpoint is undertrained (about 37 % on "
-                   "held-out 3-digit sums); remove this mark when a retrained one passes")
 def test_adds_held_out_three_digit_numbers(nano_bf16) -> None:
     assert accuracy(nano_bf16, ADDITIONS, temperature=0, max_tokens=300) >= 0.95
 
@@ -114,6 +112,8 @@ def test_trace_lines_have_one_width_per_shape() -> None:
     from vibe_local.demo.training.trace import thinking
 
     for op, digits in (("+", (3, 2)), ("-", (3, 3)), ("*", (1, 3))):
-        widths = {tuple(len(line) for line in thinking(p).splitlines()[:-1])
-                  for p in make_problems(0, 300, op=op, digits=digits, held_out=None)}
-        assert len(widths) == 1, (op, digits, widths)
+        widths: dict[str, set[int]] = {}
+        for problem in make_problems(0, 300, op=op, digits=digits, held_out=None):
+            for line in thinking(problem).splitlines()[:-1]:
+                widths.setdefault(line.split(":")[0], set()).add(len(line))
+        assert all(len(found) == 1 for found in widths.values()), (op, digits, widths)

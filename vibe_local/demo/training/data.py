@@ -3,7 +3,7 @@
 Problems come from `vibe_local.demo.problems.make_problems(..., held_out=False)`, so the tenth
 of operand pairs that evaluation uses is never seen in training. Every operand length from 1 to
 4 digits is mixed in; longer shapes are drawn more often because they have more steps to learn,
-and 3-digit by 3-digit (what the demo and the tests ask) a little more again.
+and 3-digit by 3-digit (what the demo and the tests ask) `focus` times more again.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def shapes(op: str) -> list[tuple[int, int]]:
     return [(da, db) for da in range(1, 5) for db in range(1, 5)]
 
 
-def shape_weight(op: str, digits: tuple[int, int]) -> float:
-    return max(digits) * (2.0 if digits == (3, 3) and op != "*" else 1.0)
+def shape_weight(op: str, digits: tuple[int, int], focus: float) -> float:
+    return max(digits) * (focus if digits == (3, 3) and op != "*" else 1.0)
 
 
 def _space(digits: tuple[int, int]) -> int:
@@ -49,16 +49,17 @@ class Curriculum:
     rng: random.Random
 
     @classmethod
-    def build(cls, seed: int) -> Curriculum:
+    def build(cls, seed: int, focus: float = 12.0,
+              op_share: dict[str, float] | None = None) -> Curriculum:
         pools: dict[tuple[str, tuple[int, int]], list[Problem]] = {}
         weights: list[float] = []
-        for op, share in OP_SHARE.items():
-            total = sum(shape_weight(op, s) for s in shapes(op))
+        for op, share in (op_share or OP_SHARE).items():
+            total = sum(shape_weight(op, s, focus) for s in shapes(op))
             for digits in shapes(op):
                 count = min(POOL_SIZE, int(_space(digits) * 0.8))
                 pools[(op, digits)] = make_problems(seed, count, op=op, digits=digits,
                                                     held_out=False)
-                weights.append(share * shape_weight(op, digits) / total)
+                weights.append(share * shape_weight(op, digits, focus) / total)
         return cls(pools, weights, random.Random(seed))
 
     def sample(self) -> Problem:

@@ -10,21 +10,22 @@ the value inside `\\boxed{}` of the answer equals the true result. Problems come
 from __future__ import annotations
 
 import argparse
-import re
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ...bench.tasks.answers import last_boxed, parse_number, same_number
 from ..problems import Problem, make_problems
 
-BOXED = re.compile(r"\\boxed\{(-?\d+)\}")
 EVAL_SEED = 2024
 SETS = {"add 3+3": ("+", (3, 3)), "sub 3-3": ("-", (3, 3)), "mul 3*1": ("*", (3, 1))}
 
 
-def boxed_value(answer: str) -> int | None:
-    """The integer inside the answer's last `\\boxed{}`, or None when there is none."""
-    found = BOXED.findall(answer)
-    return int(found[-1]) if found else None
+def boxed_value(answer: str) -> Fraction | None:
+    """The number inside the answer's last `\\boxed{}` (read as the benchmarks read it), or None
+    when there is no box: the nano model promises one, so a bare number does not count."""
+    boxed = last_boxed(answer)
+    return None if boxed is None else parse_number(boxed)
 
 
 def held_out(name: str, count: int) -> list[Problem]:
@@ -35,7 +36,7 @@ def held_out(name: str, count: int) -> list[Problem]:
 
 def accuracy(model: Any, problems: list[Problem], **overrides: Any) -> float:
     """Share of `problems` that `model` (a loaded vibe_local Model) answers exactly."""
-    right = sum(boxed_value(model.chat(p.question, **overrides).answer) == p.answer
+    right = sum(same_number(boxed_value(model.chat(p.question, **overrides).answer), p.answer)
                 for p in problems)
     return right / len(problems)
 

@@ -8,18 +8,22 @@ step is a lookup that attention finds at a fixed distance:
 - the line's place word ("ones", "tens", ...) says which column it is;
 - each line ends with the digits found so far ("so 23"), the previous line's with one digit put
   in front, so the final number is a copy, never a reversal done in the head;
-- a last "result:" line adds the final carry, drops leading zeros and puts the sign, so the
-  answer after `</think>` is a plain copy of it.
+- a carry out of the top column gets a column of its own ("thousands: 0+0+1, carry 0, so 1023"),
+  so the last "so" is the whole sum;
+- a last "result:" line drops leading zeros and puts the sign, and the answer after `</think>`
+  is a plain copy of it. Nothing after the question is copied from far away: restating the
+  operands in the answer line was the model's most frequent mistake.
 
     What is 345 + 678?
     <think>
     ones: 5+8+0, carry 1, so 3
     tens: 4+7+1, carry 1, so 23
     hundreds: 3+6+1, carry 1, so 023
+    thousands: 0+0+1, carry 0, so 1023
     result: 1023
     </think>
 
-    345 + 678 = \\boxed{1023}
+    The answer is \\boxed{1023}.
 
 Subtraction first orders the operands ("compare: 345 < 678, so 678-345") and then borrows
 ("ones: 2-9-0, borrow 1, so 3"); multiplication takes up to four digits times one digit
@@ -30,7 +34,8 @@ from __future__ import annotations
 
 from ..problems import Problem
 
-PLACES = ("ones", "tens", "hundreds", "thousands")
+PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands")
+MAX_DIGITS = 4  # operands the trace covers; the fifth place holds a carry out of the fourth
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
@@ -42,7 +47,7 @@ def digits_of(n: int, width: int) -> list[int]:
 def supported(problem: Problem) -> bool:
     """Whether the trace format covers `problem` (operands up to 4 digits, mul by one digit)."""
     a, b = problem.a, problem.b
-    if a < 0 or b < 0 or max(a, b) >= 10 ** len(PLACES):
+    if a < 0 or b < 0 or max(a, b) >= 10**MAX_DIGITS:
         return False
     return problem.op != "*" or min(a, b) < 10
 
@@ -57,16 +62,24 @@ def _column(op: str, t: int, u: int, carry: int) -> tuple[str, int, int]:
     return f"{t}{sign}{u}+{carry}, carry {total // 10}", total % 10, total // 10
 
 
-def _columns(top: int, bottom: int, op: str) -> tuple[list[str], int]:
-    """Column lines for `top op bottom` and what is left over (final carry, or borrow)."""
+def _columns(top: int, bottom: int, op: str) -> list[str]:
+    """Column lines for `top op bottom`, the last one's "so" being the whole (unsigned) result.
+
+    The column for a carry out of the top one works `0+0+carry` (or `0*u+carry`) like any other,
+    so the model meets no new kind of step there.
+    """
     width = max(len(str(top)), 1 if op == "*" else len(str(bottom)))
-    bottoms = [bottom] * width if op == "*" else digits_of(bottom, width)
     lines, so_far, carry = [], "", 0
-    for place, t, u in zip(PLACES, digits_of(top, width), bottoms):
+    for column, place in enumerate(PLACES):
+        if column >= width and (carry == 0 or op == "-"):
+            break
+        t = digits_of(top, column + 1)[column]
+        u = bottom if op == "*" else digits_of(bottom, column + 1)[column]
         step, digit, carry = _column(op, t, u, carry)
         so_far = f"{digit}{so_far}"
         lines.append(f"{place}: {step}, so {so_far}")
-    return lines, carry
+    assert carry == 0, "a carry gets a column; the smaller taken from the larger never borrows"
+    return lines
 
 
 def thinking(problem: Problem) -> str:
@@ -83,17 +96,15 @@ def thinking(problem: Problem) -> str:
     elif op == "*":
         top, bottom = (b, a) if a < 10 <= b else (a, b)
         lines.append(f"multiply: {top}*{bottom}")
-    columns, carry = _columns(top, bottom, op)
-    lines += columns
+    lines += _columns(top, bottom, op)
     value = abs(problem.answer)
     lines.append(f"result: {sign if value else ''}{value}")
-    assert op != "-" or carry == 0, "the smaller taken from the larger never ends in a borrow"
     return "\n".join(lines)
 
 
 def answer_line(problem: Problem) -> str:
-    """What follows `</think>`: the problem restated, the value boxed."""
-    return f"{problem.a} {problem.op} {problem.b} = \\boxed{{{problem.answer}}}"
+    """What follows `</think>`: the value boxed, copied from the result line just above."""
+    return f"The answer is \\boxed{{{problem.answer}}}."
 
 
 def reply(problem: Problem) -> str:

@@ -6,24 +6,34 @@ with pip):
     python -m venv /tmp/nano-venv
     /tmp/nano-venv/bin/pip install torch==2.13.0 tokenizers numpy safetensors
 
-The shipped checkpoint came from three chained runs (run from the repository root, with
-PYTHONPATH=.; each continues from the previous one's export and draws new problems):
+From scratch, with the current trace format (run from the repository root, PYTHONPATH=.):
 
     python -m vibe_local.demo.training.train --out /tmp/nano/a
-    python -m vibe_local.demo.training.train --init /tmp/nano/a --seed 1 --lr 1.5e-3 \
-        --warmup 50 --steps 2000 --stop-at 750 --eval-every 250 --out /tmp/nano/b
-    python -m vibe_local.demo.training.train --init /tmp/nano/b --seed 2 --lr 1.2e-3 \
-        --warmup 30 --steps 2600 --stop-at 650 --eval-every 650 \
-        --out vibe_local/demo/vibethinker-nano
-    python -m vibe_local.demo.training.train --init vibe_local/demo/vibethinker-nano --seed 3 \
-        --lr 1.0e-3 --warmup 30 --steps 3000 --eval-every 400 --out /tmp/nano/run6
-        # idle machine, ~5,500 tokens/s: stopped after the step-2,400 export (15 min), shipped
 
-Measured on 2 CPU cores shared with other jobs: 900 steps in 23 min, 750 in 12 min, 650 in
-21 min (400-2200 tokens/s depending on the load). That is still undertrained (see the model
-card); continuing with `--init vibe_local/demo/vibethinker-nano --seed 3` and more steps is the
-way on. Every `--eval-every` steps the log shows a greedy accuracy on held-out problems and the
-checkpoint is re-exported, so a run can be stopped at any time.
+The shipped checkpoint came from chained runs, each continuing (`--init`) from the previous
+one's export with a new seed, so it draws new problems:
+
+    1-4. `--out /tmp/nano/a`, then `--init` runs with seeds 1, 2, 3 (4,700 steps in all, about
+         70 minutes, mostly on cores shared with other jobs) on an earlier trace format: the
+         answer line restated the operands and a final carry was folded into the result line.
+         That model reached 37.5 % on held-out 3-digit sums; its mistakes were almost all long
+         copies (the restated operands) and fetching the first operand's middle digit.
+    5. the current format, the general mix (focus 4), 800 steps, 8 minutes:
+       --init <run 4> --seed 5 --lr 1e-3 --warmup 50 --steps 6000 --eval-every 400 \
+           --eval-count 32 --threads 1 --focus 4 --out /tmp/nano2/A    (stopped after step 800)
+    6. 3-digit by 3-digit problems drawn three times as often (the fix for the middle digit:
+       3x3 sums 28 % -> 94 % in 400 steps):
+       --init /tmp/nano2/A --seed 7 --lr 1e-3 --warmup 30 --steps 6000 --eval-every 400 \
+           --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/C  (stopped after step 1600)
+    7. a lower learning rate to settle (accuracy swung 62-94 % between evaluations at 1e-3):
+       --init /tmp/nano2/C --seed 9 --lr 3e-4 --warmup 10 --steps 2400 --eval-every 400 \
+           --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/E  (24 minutes; shipped)
+       3x3 sums stayed at 32/32 at every evaluation; differences rose 12 -> 44 %, products of
+       3 digits by 1 from 31 -> 56 % (torch, 32 held-out problems each).
+
+Runs 5-7 ran two at a time, one thread each, on an otherwise idle 2-core machine (about 3,400
+tokens/s each, 1.7 steps/s). Every `--eval-every` steps the log shows a greedy accuracy on
+held-out problems and the checkpoint is re-exported, so a run can be stopped at any time.
 """
 
 from __future__ import annotations
@@ -32,7 +42,6 @@ import argparse
 import json
 import math
 import random
-import re
 import time
 from pathlib import Path
 
@@ -40,14 +49,15 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 
+from ...bench.tasks.answers import same_number
 from ..problems import Problem, make_problems
-from .data import Curriculum, encode_example, next_example
+from .data import OP_SHARE, Curriculum, encode_example, next_example
+from .evaluate import boxed_value
 from .export import export
 from .model import NanoConfig, NanoQwen2
 from .tokenizer import EOS_TOKEN, PAD_TOKEN, train_tokenizer
 
 EVAL_SETS = (("+", (3, 3)), ("-", (3, 3)), ("*", (3, 1)))
-BOXED = re.compile(r"\\boxed\{(-?\d+)\}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,6 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", type=Path, help="continue from this checkpoint (its weights and "
                    "tokenizer); use another --seed so it sees new examples")
+    p.add_argument("--focus", type=float, default=12.0, help="how much more often 3-digit by "
+                   "3-digit sums and differences are drawn than their digit count alone says")
+    p.add_argument("--shares", type=parse_shares, default=OP_SHARE, metavar="+:0.5,-:0.3,*:0.2",
+                   help="how the examples divide between the operations")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--ffn", type=int, default=512)
@@ -68,6 +82,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=300)
     p.add_argument("--eval-count", type=int, default=16, help="held-out problems per set")
     return p.parse_args(argv)
+
+
+def parse_shares(text: str) -> dict[str, float]:
+    """`+:0.4,-:0.4,*:0.2` -> {"+": 0.4, "-": 0.4, "*": 0.2}."""
+    shares = {op: float(share) for op, share in (item.split(":") for item in text.split(","))}
+    if set(shares) - set(OP_SHARE) or not all(v >= 0 for v in shares.values()):
+        raise argparse.ArgumentTypeError(f"operations are {', '.join(OP_SHARE)}, shares >= 0")
+    return shares
 
 
 def make_batch(examples: list[tuple[list[int], int]], pad: int) -> tuple[torch.Tensor, ...]:
@@ -122,8 +144,7 @@ def greedy_accuracy(model: NanoQwen2, tok, problems: list[Problem], max_new: int
     model.train()
     right = 0
     for problem, row, (_, start) in zip(problems, ids.tolist(), prompts):
-        found = BOXED.search(tok.decode(row[start:]))
-        right += bool(found) and int(found.group(1)) == problem.answer
+        right += same_number(boxed_value(tok.decode(row[start:])), problem.answer)
     return right / len(problems)
 
 
@@ -141,7 +162,7 @@ vibe-local so a machine with no network can try the whole product (quantize, fit
 answer, quality per quant). It is not VibeThinker and knows nothing else: it was trained from
 scratch by `vibe_local/demo/training/train.py` on synthetic problems (addition and subtraction of
 1-4 digit numbers, multiplication of up to 4 digits by one digit), writing a step-by-step trace
-inside `<think>...</think>` and then `a op b = \\boxed{{N}}`.
+inside `<think>...</think>` and then `The answer is \\boxed{{N}}.`
 
 - Architecture: `Qwen2ForCausalLM`, ChatML template, byte-level BPE with Qwen2's pre-tokenizer.
 - Training: {steps} steps in {minutes:.0f} minutes on 2 CPU cores (torch, seed 0).
@@ -166,7 +187,7 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     torch.set_num_threads(args.threads)
-    curriculum = Curriculum.build(args.seed)
+    curriculum = Curriculum.build(args.seed, args.focus, args.shares)
     if args.init:
         model, tok = load_checkpoint(args.init)
     else:
