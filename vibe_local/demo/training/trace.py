@@ -39,9 +39,9 @@ MAX_DIGITS = 4  # operands the trace covers; the fifth place holds a carry out o
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
-def digits_of(n: int, width: int) -> list[int]:
-    """The lowest `width` digits of `n`, ones first (missing high digits are 0)."""
-    return [(n // 10**i) % 10 for i in range(width)]
+def digit_at(n: int, column: int) -> int:
+    """The digit of `n` in `column` (0 = ones); 0 past its top digit."""
+    return (n // 10**column) % 10
 
 
 def supported(problem: Problem) -> bool:
@@ -73,8 +73,8 @@ def _columns(top: int, bottom: int, op: str) -> list[str]:
     for column, place in enumerate(PLACES):
         if column >= width and (carry == 0 or op == "-"):
             break
-        t = digits_of(top, column + 1)[column]
-        u = bottom if op == "*" else digits_of(bottom, column + 1)[column]
+        t = digit_at(top, column)
+        u = bottom if op == "*" else digit_at(bottom, column)
         step, digit, carry = _column(op, t, u, carry)
         so_far = f"{digit}{so_far}"
         lines.append(f"{place}: {step}, so {so_far}")

@@ -15,7 +15,8 @@ one's export with a new seed, so it draws new problems:
 
     1-4. `--out /tmp/nano/a`, then `--init` runs with seeds 1, 2, 3 (4,700 steps in all, about
          70 minutes, mostly on cores shared with other jobs) on an earlier trace format: the
-         answer line restated the operands and a final carry was folded into the result line.
+         answer line restated the operands and a final carry was folded into the result line
+         (`git show e41b275:vibe_local/demo/training/trace.py`).
          That model reached 37.5 % on held-out 3-digit sums; its mistakes were almost all long
          copies (the restated operands) and fetching the first operand's middle digit.
     5. the current format, the general mix (focus 4), 800 steps, 8 minutes:
@@ -29,7 +30,7 @@ one's export with a new seed, so it draws new problems:
        --init /tmp/nano2/C --seed 9 --lr 3e-4 --warmup 10 --steps 2400 --eval-every 400 \
            --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/E  (24 minutes; shipped)
        3x3 sums stayed at 32/32 at every evaluation; differences rose 12 -> 44 %, products of
-       3 digits by 1 from 31 -> 56 % (torch, 32 held-out problems each).
+       3 digits by 1 from 28 -> 56 % (torch, 32 held-out problems each).
 
 Runs 5-7 ran two at a time, one thread each, on an otherwise idle 2-core machine (about 3,400
 tokens/s each, 1.7 steps/s). Every `--eval-every` steps the log shows a greedy accuracy on
