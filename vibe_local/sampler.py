@@ -36,13 +36,19 @@ def build_sampler(temperature: float, top_p: float, top_k: int, min_p: float, se
 def decode_tokens(llm: Any, tokens: list[int], sampler) -> Iterator[int]:
     """Evaluate `tokens` (reusing the cached prefix), then yield sampled tokens one by one.
 
+    The prompt's last token is always evaluated on its own: the first token's logits then come
+    from the same single-token pass whether the rest of the prompt was cached or not. A batched
+    pass rounds differently (other kernels, other summation order, e.g. with weight repacking),
+    and on a flat distribution that is enough for the same seed to draw another token.
     Each yielded token is evaluated when the next one is requested; stop iterating to stop.
     """
     reuse = cached_prefix(llm, tokens)
     if reuse == 0:
         llm.reset()
     llm.n_tokens = reuse  # eval() drops the cache beyond n_tokens before decoding
-    llm.eval(tokens[reuse:])
+    if reuse < len(tokens) - 1:
+        llm.eval(tokens[reuse:-1])
+    llm.eval(tokens[-1:])
     while True:
         token = sampler.sample(llm._ctx, -1)
         yield token
