@@ -6,7 +6,7 @@ This package must not import `vibe_local`; the runtime depends on it, not the ot
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "build_ladder", "convert"]
 

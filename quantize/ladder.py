@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
 from .checkpoint import Checkpoint, open_checkpoint
 from .convert import convert
 from .errors import CheckpointNotFoundError
@@ -22,6 +21,7 @@ from .llama_quantize import quantize_gguf
 from .manifest import Manifest, describe_gguf, load_manifest, sha256_file
 from .quant_types import ftype_of, parse_types
 from .qwen2 import ARCH_NAME, check_supported
+from .version import __version__
 
 ReportFn = Callable[[str], None]
 _FINGERPRINT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
