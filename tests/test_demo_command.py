@@ -10,7 +10,7 @@ from quantize.manifest import load_manifest
 from vibe_local.catalog import get_entry
 from vibe_local.cli import main
 from vibe_local.demo.tour import demo_questions
-from vibe_local.store import resolve
+from vibe_local.resolve import resolve
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,8 @@ from vibe_local.errors import (
     OfflineError,
 )
 from vibe_local.pull import pull
-from vibe_local.store import installed, list_installed, model_dir, remove, resolve
+from vibe_local.resolve import resolve
+from vibe_local.store import installed, list_installed, model_dir, remove
 
 GGUF_REPO, SRC_REPO = "test/Tiny-GGUF", "test/Tiny-Qwen2"
 ENTRY = """

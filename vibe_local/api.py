@@ -33,7 +33,7 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
         quant: a quant name to force, or "auto"/None to let the fit choose.
         recommended_ctx: the context to aim for (default: the catalogue's, for an id).
         assume_yes: pull a catalogue id that is not in the store yet without asking;
-            interactive: ask y/N on the terminal instead (see `store.resolve`).
+            interactive: ask y/N on the terminal instead (see `resolve.resolve`).
         ctx: context length to plan for (default: the model's recommended length if it fits).
         memory: simulate this much RAM ("8GiB"); gpu: simulate a GPU ("none", "cuda:12GiB",
             "metal"). Both default to the real machine (or VIBE_LOCAL_MEMORY / VIBE_LOCAL_GPU).
@@ -43,7 +43,7 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
         InvalidRequestError: unknown quant, or ctx above the model's maximum.
         OfflineError, DownloadError, DiskSpaceError: a catalogue id that could not be pulled.
     """
-    from .store import resolve
+    from .resolve import resolve
 
     target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
     options = options_from_path(target.path)
@@ -67,7 +67,7 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
         DoesNotFitError: nothing fits; the error carries the fit (`.fit`) with the table.
         ModelNotFoundError, InvalidModelError, InvalidRequestError: as for `fit`.
     """
-    from .store import resolve
+    from .resolve import resolve
 
     target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
     if sampling is None:

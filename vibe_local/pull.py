@@ -121,11 +121,13 @@ def _wanted(entry: CatalogEntry, spec: str) -> list[str]:
 
 def _auto_quant(entry: CatalogEntry) -> str:
     """What the fit picks: among the store's files if it has any that fit, else from the Hub."""
-    from .api import fit
+    from .fitting import plan
+    from .gguf_info import options_from_path
+    from .hardware import probe
 
     have = installed(entry.id)
     if have:
-        result = fit(have.path, recommended_ctx=entry.context)
+        result = plan(options_from_path(have.path), probe(), recommended_ctx=entry.context)
         if result.choice:
             return result.choice.quant
     ggufs = _gguf_files(entry, list(entry.ladder))

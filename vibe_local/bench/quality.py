@@ -115,7 +115,7 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
         InvalidRequestError: no 16-bit reference, unknown quant or task, corpus too short.
     """
     from ..gguf_info import options_from_path
-    from ..store import resolve
+    from ..resolve import resolve
     from .tasks import get_task
 
     path = resolve(model, quant=None, assume_yes=assume_yes).path

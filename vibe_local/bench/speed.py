@@ -138,8 +138,8 @@ def measure_speed(path_or_ref: str | Path, quants: list[str] | None = None, *, r
 
     from ..gguf_info import options_from_path
     from ..hardware import probe
+    from ..resolve import resolve
     from ..selftest import repack_allowed
-    from ..store import resolve
     from .bandwidth import machine_bandwidth
 
     _check_counts(reps=reps, pp=pp, tg=tg, threads=threads)

@@ -58,7 +58,7 @@ class Tour:
         return 0
 
     def _ladder(self) -> Path:
-        from ..store import resolve
+        from ..resolve import resolve
 
         self._step(1, "the quantization ladder, built from the bundled checkpoint")
         started = time.perf_counter()
