@@ -39,15 +39,15 @@ def _model_params(**fields: Any) -> Iterator[None]:
             low_level.llama_model_default_params = original
 
 
-def open_llama(path: str | Path, *, repack: bool | None = False, verbose: bool = False,
+def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
                **kwargs: Any):
     """Load a GGUF file into a `llama_cpp.Llama`.
 
     Args:
         path: the .gguf file.
         repack: allow llama.cpp's weight repacking (extra buffer types), which is faster but
-            enables the AMX kernels that die with SIGILL on some VMs. None: decide by the
-            cached backend self-test (running it on first use). False is always safe.
+            enables the AMX kernels that die with SIGILL on some VMs. False is always safe;
+            callers ask `selftest.repack_allowed()` (the self-test sits above this module).
         verbose: let llama.cpp's log lines through.
         **kwargs: passed to `llama_cpp.Llama` (n_ctx, n_threads, logits_all, vocab_only, ...).
     """
@@ -56,9 +56,5 @@ def open_llama(path: str | Path, *, repack: bool | None = False, verbose: bool =
     from quantize import llama_log
 
     llama_log.install(verbose)
-    if repack is None:
-        from .selftest import repack_allowed
-
-        repack = repack_allowed()
     with _model_params(use_extra_bufts=repack):
         return Llama(model_path=str(path), verbose=verbose, **kwargs)
