@@ -153,7 +153,8 @@ def test_cli_json_kld_grows_as_bits_fall(capsys, home: Path, ladder_dir: Path) -
 
 
 def test_api_subset_table_and_cached_reference(home: Path, ladder_dir: Path) -> None:
-    from vibe_local.bench.quality import format_quality_table, run_quality
+    from vibe_local.bench.quality import run_quality
+    from vibe_local.bench.quality_report import format_quality_table
 
     report = run_quality(ladder_dir, quants=["Q2_K", "q8_0"], ctx=128, chunks=4)
     assert [r.quant for r in report.rows] == ["Q2_K", "Q8_0"]
@@ -189,7 +190,8 @@ def test_task_accuracy_same_items_for_every_file(capsys, home: Path, ladder_dir:
 
 
 def test_smaller_top_k_gives_a_lower_bound_and_says_so(home: Path, ladder_dir: Path) -> None:
-    from vibe_local.bench.quality import format_quality_table, run_quality
+    from vibe_local.bench.quality import run_quality
+    from vibe_local.bench.quality_report import format_quality_table
 
     exact = run_quality(ladder_dir, quants=["Q2_K"], ctx=128, chunks=4)
     bounded = run_quality(ladder_dir, quants=["Q2_K"], ctx=128, chunks=4, top_k=16)

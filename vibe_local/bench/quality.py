@@ -1,6 +1,7 @@
 """`run_quality`: what each quant of a model loses against its 16-bit reference.
 
-    from vibe_local.bench.quality import run_quality, format_quality_table
+    from vibe_local.bench.quality import run_quality
+    from vibe_local.bench.quality_report import format_quality_table
     report = run_quality("~/models/vibethinker-1.5b", quants=["Q4_K_M", "Q8_0"])
     print(format_quality_table(report))
 
@@ -20,7 +21,6 @@ from typing import Any
 from ..errors import InvalidRequestError
 from .fidelity import DEFAULT_TOP_K
 from .kld_stats import FidelityStats
-from .quality_report import format_quality_table  # noqa: F401  (part of this module's API)
 
 REFERENCE_TYPES = ("F32", "BF16", "F16")  # what counts as the unquantized reference
 DEFAULT_CTX = 512  # llama-perplexity's default, so figures compare with published ones

@@ -105,7 +105,8 @@ class Tour:
         return correct
 
     def _quality(self, path: Path) -> None:
-        from ..bench.quality import format_quality_table, run_quality
+        from ..bench.quality import run_quality
+        from ..bench.quality_report import format_quality_table
 
         self._step(4, f"what each bit width costs (KLD on the model's own text, accuracy on "
                    f"{self.quality_limit} held-out problems)")
