@@ -21,6 +21,8 @@ from vibe_local.history import (
     History,
     StoredMessage,
     default_path,
+)
+from vibe_local.history_export import (
     default_title,
     export_filename,
     export_markdown,
@@ -324,7 +326,7 @@ _FULL_DISK_CHILD = """
 import resource, signal, sys
 from pathlib import Path
 from quantize.errors import DiskFullError
-from vibe_local.history import write_export
+from vibe_local.history_export import write_export
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))

@@ -2,7 +2,8 @@
 
 Every write is its own committed transaction, so a message is on disk once `add_message`
 returns: a crash, a kill or a closed terminal later loses nothing already written. The schema
-and its migrations live in history_schema.py; Markdown export in history_export.py.
+and its migrations live in history_schema.py; Markdown export and titles in
+history_export.py, which sits above this module.
 
     with History() as history:
         chat = history.create_chat("vibethinker-1.5b")
@@ -24,12 +25,10 @@ from typing import Any
 
 from . import history_schema
 from .errors import HistoryError, InvalidRequestError
-from .history_export import default_title, export_filename, export_markdown, write_export
 from .paths import home_dir
 
 __all__ = [
     "ChatSummary", "StoredMessage", "History", "HistoryError", "default_path",
-    "default_title", "export_filename", "export_markdown", "write_export",
 ]
 
 ROLES = ("user", "assistant")

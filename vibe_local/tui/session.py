@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..history import ChatSummary, History, StoredMessage, default_title
+from ..history import ChatSummary, History, StoredMessage
+from ..history_export import default_title
 
 
 class ChatSession:

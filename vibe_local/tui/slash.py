@@ -91,7 +91,7 @@ class SlashCommands(_Base):
                        "(every message is saved as it comes; /history to browse).")
 
     async def cmd_export(self, args: str) -> None:
-        from ..history import export_filename, export_markdown, write_export
+        from ..history_export import export_filename, export_markdown, write_export
 
         summary = self.session.summary()
         if summary is None:
