@@ -17,8 +17,10 @@ from .reply import AssistantMessage
 from .text import code_blocks, export_path
 from .widgets import UserMessage
 
-if TYPE_CHECKING:
-    from .app import ChatApp as _Base
+if TYPE_CHECKING:  # the host is app.py's ChatApp, which sits above this mixin: not imported
+    from textual.app import App
+
+    _Base = App[None]
 else:
     _Base = object
 
