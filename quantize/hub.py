@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .errors import SourceDownloadError
+from .hub_errors import explain, hub_errors
 from .manifest import sha256_file
 
 CHECKPOINT_PATTERNS = [
@@ -44,30 +45,15 @@ def fetch_checkpoint(repo_id: str, revision: str | None = None) -> tuple[Path, s
         SourceDownloadError: unknown repo or revision, gated repo, or no network and nothing
             cached; the message says what to do.
     """
-    from huggingface_hub import errors as hf_errors
     from huggingface_hub import snapshot_download
 
     try:
         path = Path(snapshot_download(repo_id, revision=revision,
                                       allow_patterns=CHECKPOINT_PATTERNS))
-    except hf_errors.GatedRepoError:
-        raise SourceDownloadError(
-            f"{repo_id} is gated: accept its license on the Hub and log in (`hf auth login`)"
-        ) from None
-    except hf_errors.RepositoryNotFoundError:
-        raise SourceDownloadError(
-            f"repository {repo_id!r} was not found on the Hub (check the name, or log in "
-            "if it is private)"
-        ) from None
-    except hf_errors.RevisionNotFoundError:
-        raise SourceDownloadError(f"revision {revision!r} of {repo_id} does not exist") from None
-    except hf_errors.LocalEntryNotFoundError:
-        raise SourceDownloadError(
-            f"cannot reach the Hub to download {repo_id} and it is not in the local cache; "
-            "connect to the network (and unset HF_HUB_OFFLINE) or pass a local directory"
-        ) from None
-    except (hf_errors.HfHubHTTPError, OSError) as exc:
-        raise SourceDownloadError(f"downloading {repo_id} failed: {exc}") from None
+    except hub_errors() as exc:
+        failure = explain(exc, repo_id, revision=revision)
+        fix = f"{failure.fix}, or pass a local directory" if failure.offline else failure.fix
+        raise SourceDownloadError(f"{failure.cause}; {fix}") from None
     verify_lfs_checksums(repo_id, path.name, path)
     return path, path.name
 

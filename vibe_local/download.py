@@ -54,6 +54,8 @@ def fetch_file(remote: RemoteFile, target: Path,
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
+    from quantize.hub_errors import hub_errors
+
     partial = partial_path(remote)
     partial.parent.mkdir(parents=True, exist_ok=True)
     done = partial.stat().st_size if partial.exists() else 0
@@ -67,8 +69,11 @@ def fetch_file(remote: RemoteFile, target: Path,
         with open(partial, "ab") as f:
             http_get(url, f, resume_size=done, headers=build_hf_headers(),
                      expected_size=remote.size, displayed_filename=remote.filename)
-    except _transfer_errors() as exc:
-        raise _as_download_error(exc, remote, partial) from None
+    except hub_errors() as exc:
+        have = partial.stat().st_size if partial.exists() else 0
+        raise hub_error(exc, remote.repo, revision=remote.commit, filename=remote.filename,
+                        fix=f"{have / 2**20:,.1f} of {remote.size / 2**20:,.1f} MiB are kept, "
+                        "run the same command again to resume") from None
     verify_sha256(partial, remote)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(partial, target)  # same filesystem: the store is under home_dir() too
@@ -92,27 +97,12 @@ def verify_sha256(path: Path, remote: RemoteFile) -> None:
             "Hub's); it was deleted, run the command again to download it afresh")
 
 
-def _transfer_errors() -> tuple[type[BaseException], ...]:
-    """What a failed transfer raises: the client's HTTP errors, its transport's, and OSError."""
-    from huggingface_hub import errors as hf_errors
+def hub_error(exc: BaseException, repo: str, *, revision: str | None = None,
+              filename: str | None = None, fix: str | None = None) -> DownloadError:
+    """The project error for a failed Hub call (see quantize.hub_errors): OfflineError when
+    the network is the cause, DownloadError otherwise; `fix` replaces the advice."""
+    from quantize.hub_errors import explain
 
-    errors: list[type[BaseException]] = [hf_errors.HfHubHTTPError, OSError]
-    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"),
-                         ("requests", "RequestException")):
-        try:
-            errors.append(getattr(__import__(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
-def _as_download_error(exc: BaseException, remote: RemoteFile, partial: Path) -> DownloadError:
-    from huggingface_hub import errors as hf_errors
-
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return OfflineError(f"cannot download {remote.filename}: HF_HUB_OFFLINE is set")
-    have = partial.stat().st_size if partial.exists() else 0
-    return DownloadError(
-        f"downloading {remote.filename} from {remote.repo} failed ({type(exc).__name__}: "
-        f"{exc}); {have / 2**20:,.1f} of {remote.size / 2**20:,.1f} MiB are kept, run the "
-        "same command again to resume")
+    failure = explain(exc, repo, revision=revision, filename=filename)
+    message = f"{failure.cause}; {fix or failure.fix}"
+    return OfflineError(message) if failure.offline else DownloadError(message)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .catalog import CatalogEntry, get_entry, split_ref
 from .demo.bundled import build_bundled, is_bundled
-from .download import RemoteFile, fetch_file
+from .download import RemoteFile, fetch_file, hub_error
 from .errors import (
     DiskSpaceError,
     DoesNotFitError,
@@ -231,9 +231,8 @@ def _model_info(repo: str, revision: str | None):
         DownloadError: unknown or gated repo or revision.
     """
     from huggingface_hub import HfApi, constants
-    from huggingface_hub import errors as hf_errors
 
-    from .download import _transfer_errors
+    from quantize.hub_errors import hub_errors
 
     if constants.HF_HUB_OFFLINE:
         raise OfflineError(f"HF_HUB_OFFLINE is set, so {repo} cannot be downloaded; unset it "
@@ -241,17 +240,8 @@ def _model_info(repo: str, revision: str | None):
     try:
         return HfApi().model_info(repo, revision=revision, files_metadata=True,
                                   timeout=constants.HF_HUB_ETAG_TIMEOUT)
-    except hf_errors.GatedRepoError:
-        raise DownloadError(f"{repo} is gated: accept its license on the Hub and log in "
-                            "(`hf auth login`)") from None
-    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError):
-        raise DownloadError(f"repository {repo!r} (revision {revision or 'main'}) was not found "
-                            "on the Hub; check the catalogue entry, or log in if it is private"
-                            ) from None
-    except _transfer_errors() as exc:
-        raise OfflineError(f"cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
-                           f"({exc}); connect to the network and run the command again"
-                           ) from None
+    except hub_errors() as exc:
+        raise hub_error(exc, repo, revision=revision) from None
 
 
 def _gguf_files(entry: CatalogEntry, quants: list[str]) -> dict[str, RemoteFile]:

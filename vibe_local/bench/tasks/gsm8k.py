@@ -51,9 +51,8 @@ def fetch_test_split() -> Path:
     reads the same data; the commit it came from is part of the task's `source`.
     """
     from huggingface_hub import HfApi, constants, hf_hub_download, try_to_load_from_cache
-    from huggingface_hub import errors as hf_errors
 
-    from ...download import _transfer_errors
+    from quantize.hub_errors import explain, hub_errors
 
     cached = try_to_load_from_cache(REPO, FILENAME, repo_type="dataset")
     if isinstance(cached, str):
@@ -66,13 +65,12 @@ def fetch_test_split() -> Path:
     try:  # one quick request first: the download itself retries for half a minute when offline
         HfApi().dataset_info(REPO, timeout=constants.HF_HUB_ETAG_TIMEOUT)
         return Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))  # records refs/main
-    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
-            hf_errors.EntryNotFoundError, hf_errors.GatedRepoError) as exc:
-        raise DownloadError(f"the Hub has no {FILENAME} in dataset {REPO} "
-                            f"({type(exc).__name__}); update vibe-local") from None
-    except _transfer_errors() as exc:
-        raise OfflineError(f"cannot download GSM8K's test set from {constants.ENDPOINT} "
-                           f"({type(exc).__name__}); {advice}") from None
+    except hub_errors() as exc:
+        failure = explain(exc, REPO, filename=FILENAME)
+        if failure.offline:
+            raise OfflineError(f"cannot download GSM8K's test set: {failure.cause}; {advice}"
+                               ) from None
+        raise DownloadError(f"{failure.cause}; update vibe-local") from None
 
 
 def read_items(path: Path) -> list[TaskItem]:
