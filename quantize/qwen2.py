@@ -54,7 +54,7 @@ class Qwen2Config:
             n_embd=n_embd,
             n_ff=int(need("intermediate_size")),
             n_head=n_head,
-            n_head_kv=int(config.get("num_key_value_heads", n_head)),
+            n_head_kv=int(config.get("num_key_value_heads") or n_head),
             n_vocab=int(need("vocab_size")),
             n_ctx_train=int(need("max_position_embeddings")),
             rope_theta=float(rope.get("rope_theta", config.get("rope_theta", 10000.0))),

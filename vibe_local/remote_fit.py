@@ -40,19 +40,21 @@ def estimated_bytes(entry: CatalogEntry, quant: str) -> int:
 
 
 def geometry_from_config(config: dict, file_bytes: int, bpw: float) -> ModelGeometry:
-    """A Qwen2-style geometry from config.json, the weights spread evenly over the layers."""
-    n_layer, n_embd = int(config["num_hidden_layers"]), int(config["hidden_size"])
-    n_head = int(config["num_attention_heads"])
-    n_head_kv = int(config.get("num_key_value_heads") or n_head)
-    head_dim = int(config.get("head_dim") or n_embd // n_head)
-    n_vocab = int(config["vocab_size"])
-    tied = bool(config.get("tie_word_embeddings", False))
-    embd = int(n_vocab * n_embd * bpw / 8)
-    rest = max(0, file_bytes - embd - (0 if tied else embd))
-    return ModelGeometry("qwen2", n_layer, n_embd, int(config["intermediate_size"]), n_head,
-                         n_head_kv, head_dim, head_dim, n_vocab,
-                         int(config.get("max_position_embeddings", 32768)),
-                         tuple([rest // n_layer] * n_layer), embd, embd, tied, file_bytes, None)
+    """A Qwen2 geometry from config.json (read as the converter reads it), the weights spread
+    evenly over the layers.
+
+    Raises:
+        CheckpointError: config.json lacks a value the geometry needs (the message names it).
+    """
+    from quantize.qwen2 import ARCH_NAME, Qwen2Config
+
+    cfg = Qwen2Config.from_hf(config)
+    embd = int(cfg.n_vocab * cfg.n_embd * bpw / 8)
+    rest = max(0, file_bytes - embd - (0 if cfg.tied_embeddings else embd))
+    return ModelGeometry(ARCH_NAME, cfg.n_layer, cfg.n_embd, cfg.n_ff, cfg.n_head, cfg.n_head_kv,
+                         cfg.head_dim, cfg.head_dim, cfg.n_vocab, cfg.n_ctx_train,
+                         tuple([rest // cfg.n_layer] * cfg.n_layer), embd, embd,
+                         cfg.tied_embeddings, file_bytes, None)
 
 
 def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],
