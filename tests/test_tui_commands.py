@@ -45,6 +45,10 @@ def test_command_without_arguments_refuses_them() -> None:
     ("think_budget 0", cmd.Setting("think_budget", 0)),
     ("think_budget 2048", cmd.Setting("think_budget", 2048)),
     ("think_budget off", cmd.Setting("think_budget", None)),
+    ("top_k 40", cmd.Setting("top_k", 40)),
+    ("min_p 0.05", cmd.Setting("min_p", 0.05)),
+    ("seed 4", cmd.Setting("seed", 4)),
+    ("seed off", cmd.Setting("seed", None)),
 ])
 def test_valid_settings(args: str, expected: cmd.Setting) -> None:
     assert cmd.parse_setting(args) == expected
@@ -56,11 +60,16 @@ def test_valid_settings(args: str, expected: cmd.Setting) -> None:
     ("temperature 2.5", "temperature must be between 0.0 and 2.0"),
     ("temperature -1", "temperature must be between"),
     ("top_p 0", "top_p must be above 0"),
-    ("top_p 1.1", "top_p must be between"),
+    ("top_p 1.1", "top_p must be above 0.0 and at most 1.0"),
+    ("temperature nan", "temperature must be a finite number"),
+    ("temperature inf", "temperature must be a finite number"),
+    ("top_k -1", "top_k must be at least 0"),
+    ("min_p 2", "min_p must be between 0.0 and 1.0"),
+    ("seed -1", "seed must be between 0 and"),
     ("max_tokens 0", "max_tokens must be at least 1"),
     ("max_tokens 1.5", "max_tokens must be a whole number"),
     ("think_budget -3", "think_budget must be at least 0"),
-    ("seed 4", "unknown setting 'seed'"),
+    ("bogus 4", "unknown setting 'bogus'"),
 ])
 def test_invalid_settings_say_what_is_wrong(args: str, message: str) -> None:
     with pytest.raises(InvalidRequestError, match=message):

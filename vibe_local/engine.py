@@ -24,6 +24,7 @@ from .chat_template import ChatTemplate
 from .errors import ContextFullError, InvalidRequestError
 from .generation import Done, GenerationStats, Generator, Sampling
 from .reasoning import AnswerDelta, ThinkingDelta
+from .sampling_rules import validate_sampling
 
 Event = ThinkingDelta | AnswerDelta | Done
 Messages = str | list[dict[str, str]]
@@ -138,10 +139,7 @@ class Model:
                 f"{', '.join(Sampling.__dataclass_fields__)}"
             )
         given = {k: v for k, v in overrides.items() if v is not None}
-        sampling = replace(self.sampling, **given)
-        if sampling.max_tokens < 1 or (sampling.think_budget or 0) < 0:
-            raise InvalidRequestError("max_tokens must be at least 1 and think_budget at least 0")
-        return sampling
+        return validate_sampling(replace(self.sampling, **given))
 
 
 def _as_messages(messages: Messages) -> list[dict[str, str]]:

@@ -27,6 +27,40 @@ def resolve_options(args: argparse.Namespace) -> dict:
     return {"assume_yes": args.yes, "interactive": interactive}
 
 
+SAMPLING_FLAGS = {  # name -> help; checked by sampling_rules, as the API and /set check them
+    "max_tokens": "cap on the whole reply, thinking included",
+    "think_budget": "close the thinking after this many tokens and answer",
+    "temperature": "sampling temperature, 0 to 2 (default 0.6; 0 is greedy)",
+    "top_p": "nucleus sampling, above 0 and at most 1 (default 0.95; 1 is off)",
+    "top_k": "keep the K most likely tokens (default 0: off)",
+    "min_p": "drop tokens below this share of the most likely one, 0 to 1 (default 0: off)",
+    "seed": "seed for a reproducible reply",
+}
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--max-tokens, --think-budget, --temperature, --top-p, --top-k, --min-p, --seed."""
+    for name, text in SAMPLING_FLAGS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=_sampling_value(name), help=text,
+                            metavar="N")
+
+
+def _sampling_value(name: str):
+    """An argparse type: the shared sampling rule, a bad value becoming a usage error."""
+
+    def parse(text: str):
+        from ..errors import InvalidRequestError
+        from ..sampling_rules import check_sampling_value
+
+        try:
+            return check_sampling_value(name, text)
+        except InvalidRequestError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
 def add_machine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", help="simulate this much RAM, e.g. 8GiB "
                         "(env VIBE_LOCAL_MEMORY)")

@@ -17,7 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("", "start a new chat (the current one stays in /history)"),
     "regen": ("", "drop the last reply and generate it again"),
     "system": ("[TEXT]", "set this chat's system prompt (no TEXT: remove it)"),
-    "set": ("NAME VALUE", "temperature, top_p, max_tokens or think_budget (off: no budget)"),
+    "set": ("NAME VALUE", "temperature, top_p, top_k, min_p, max_tokens, think_budget or seed "
+            "(off: no budget, a random seed)"),
     "think": ("on|off", "show or hide the model's thinking"),
     "save": ("[TITLE]", "name this chat (it is saved on every message anyway)"),
     "export": ("[PATH]", "write this chat as Markdown (default: ./<title>.md)"),
@@ -82,30 +83,20 @@ def usage(name: str) -> str:
 
 
 def parse_setting(args: str) -> Setting:
-    """Validate `/set NAME VALUE`.
+    """Validate `/set NAME VALUE` with the same rules as the CLI flags and the API.
 
     Raises:
         InvalidRequestError: unknown name, missing or out-of-range value.
     """
+    from ..sampling_rules import RULES, check_sampling_value
+
     parts = args.split()
     if len(parts) != 2:
         raise InvalidRequestError(f"usage: {usage('set')}")
-    name, raw = parts[0].lower().replace("-", "_"), parts[1]
-    if name == "temperature":
-        return Setting(name, _number(name, raw, float, 0.0, 2.0))
-    if name == "top_p":
-        value = _number(name, raw, float, 0.0, 1.0)
-        if value == 0:
-            raise InvalidRequestError("top_p must be above 0 (1 turns it off)")
-        return Setting(name, value)
-    if name == "max_tokens":
-        return Setting(name, _number(name, raw, int, 1, None))
-    if name == "think_budget":
-        if raw.lower() in ("off", "none"):
-            return Setting(name, None)
-        return Setting(name, _number(name, raw, int, 0, None))
-    raise InvalidRequestError(
-        f"unknown setting {parts[0]!r}; use temperature, top_p, max_tokens or think_budget")
+    name = parts[0].lower().replace("-", "_")
+    if name not in RULES:
+        raise InvalidRequestError(f"unknown setting {parts[0]!r}; use {', '.join(RULES)}")
+    return Setting(name, check_sampling_value(name, parts[1]))
 
 
 def _number(name: str, raw: str, kind: type, low: float, high: float | None) -> float | int:
