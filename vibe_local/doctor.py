@@ -9,7 +9,7 @@ rebuild llama-cpp-python with CUDA or Metal.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 from .hardware import Hardware, gpu_offload_supported, probe
 from .selftest import SelfTestResult, cached_result, run_selftest
@@ -18,6 +18,8 @@ _REBUILD = {
     "cuda": 'CMAKE_ARGS="-DGGML_CUDA=on"',
     "metal": 'CMAKE_ARGS="-DGGML_METAL=on"',
 }
+_REINSTALL = ("reinstall it: `uv sync --reinstall-package llama-cpp-python` (in this project) or "
+              "`pip install --force-reinstall --no-cache-dir llama-cpp-python`")
 
 
 @dataclass
@@ -28,8 +30,9 @@ class DoctorReport:
     system_info: str
     gpu_offload: bool
     hardware: Hardware
-    selftest: SelfTestResult
+    selftest: SelfTestResult | None  # None when llama_cpp cannot be imported
     advice: list[str]
+    import_error: str | None = None  # why `import llama_cpp` failed, if it did
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -38,15 +41,30 @@ class DoctorReport:
 
 
 def diagnose(*, rerun_selftest: bool = False) -> DoctorReport:
-    """Inspect the build and the machine; run the backend self-test if asked or never run."""
-    import llama_cpp
+    """Inspect the build and the machine; run the backend self-test if asked or never run.
 
+    When llama_cpp itself cannot be imported (a broken build, a missing shared library) the
+    machine is still reported, with the import error and how to fix it.
+    """
     hardware = probe()
+    try:
+        import llama_cpp
+    except Exception as exc:  # noqa: BLE001 - ImportError, OSError, RuntimeError: all "broken"
+        problem = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        return DoctorReport(_installed_version(), "unavailable", False, hardware, None,
+                            [f"`import llama_cpp` fails ({problem}); {_REINSTALL}."], problem)
     offload = gpu_offload_supported()
     result = (None if rerun_selftest else cached_result()) or run_selftest()
     info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()
     return DoctorReport(version("llama-cpp-python"), info, offload, hardware, result,
                         advice(hardware, offload, result))
+
+
+def _installed_version() -> str:
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def advice(hardware: Hardware, offload: bool, selftest: SelfTestResult) -> list[str]:
@@ -75,16 +93,30 @@ def format_report(report: DoctorReport) -> str:
     hw = report.hardware
     gpus = ", ".join(f"{g.name} ({g.total_bytes / 2**30:.1f} GiB, {g.backend})" for g in hw.gpus)
     lines = [
-        f"llama-cpp-python  {report.llama_cpp_python}",
+        f"llama-cpp-python  {report.llama_cpp_python}"
+        + (f" (BROKEN: {report.import_error})" if report.import_error else ""),
         f"build features    {report.system_info}",
-        f"GPU offload       {'yes' if report.gpu_offload else 'no (CPU-only build)'}",
+        f"GPU offload       {_offload_word(report)}",
         f"CPU               {hw.cpu_name}, {hw.physical_cores} cores, "
         f"{' '.join(hw.simd) or 'no SIMD flags read'}",
         f"RAM               {hw.ram_available / 2**30:.1f} GiB free of "
         f"{hw.ram_total / 2**30:.1f} GiB",
         f"GPUs              {gpus or 'none found'}",
-        f"self-test         repacking {'on' if report.selftest.repack_ok else 'OFF'}: "
-        f"{report.selftest.detail} ({report.selftest.key})",
+        _selftest_line(report),
     ]
     lines += [f"advice            {tip}" for tip in report.advice] or ["advice            none"]
     return "\n".join(lines)
+
+
+def _offload_word(report: DoctorReport) -> str:
+    if report.import_error:
+        return "unknown (llama_cpp cannot be imported)"
+    return "yes" if report.gpu_offload else "no (CPU-only build)"
+
+
+def _selftest_line(report: DoctorReport) -> str:
+    result = report.selftest
+    if result is None:
+        return "self-test         not run (llama_cpp cannot be imported)"
+    return (f"self-test         repacking {'on' if result.repack_ok else 'OFF'}: "
+            f"{result.detail} ({result.key})")

@@ -16,7 +16,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..doctor import diagnose, format_report
+    from ..errors import BackendError
 
     report = diagnose(rerun_selftest=args.rerun)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    if report.import_error:  # the report is out; the exit status and one line say it failed
+        raise BackendError(f"llama-cpp-python cannot be imported ({report.import_error}); "
+                           "the report's advice says how to fix it")
     return 0
