@@ -1,7 +1,8 @@
 """`vibe-quantize`: the command line over `quantize.convert` and `quantize.build_ladder`.
 
-It only parses, calls and prints. Every QuantizeError becomes one line on stderr and a
-non-zero exit; no traceback reaches the user (set VIBE_DEBUG=1 to see one).
+It only parses, calls and prints. Every failure is one line on stderr (cli_errors.py): a
+QuantizeError exits 1, a usage error 2, a bug 1 with its traceback logged; no traceback reaches
+the user (set VIBE_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
+from .cli_errors import OneLineParser, run_guarded
 from .errors import QuantizeError
-
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vibe-quantize",
         description="Convert a Hugging Face Qwen2 checkpoint (VibeThinker-1.5B / -3B) to GGUF "
         "and quantize it with llama.cpp.",
@@ -48,16 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return _COMMANDS[args.command](args)
-    except QuantizeError as exc:
-        if os.environ.get("VIBE_DEBUG"):
-            raise
-        print(f"vibe-quantize: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("\nvibe-quantize: interrupted; no partial files were kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_guarded("vibe-quantize", lambda: _COMMANDS[args.command](args),
+                       known=(QuantizeError,), log_dir=_log_dir,
+                       interrupted="interrupted; no partial files were kept")
+
+
+def _log_dir() -> Path:
+    """Crash logs: the platform's user log directory (vibe-quantize knows no vibe-local home)."""
+    from platformdirs import user_log_dir
+
+    return Path(user_log_dir("vibe-quantize", appauthor=False))
 
 
 def _convert(args: argparse.Namespace) -> int:

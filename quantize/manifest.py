@@ -82,12 +82,20 @@ def load_manifest(directory: Path) -> Manifest | None:
         return None
     try:
         data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        files = [ManifestFile(**entry) for entry in data.pop("files")]
+        files = [_checked(ManifestFile(**entry)) for entry in data.pop("files")]
         return Manifest(**data, files=files)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CheckpointError(
             f"{file} is not a valid manifest ({exc}); delete it and rebuild"
         ) from None
+
+
+def _checked(item: ManifestFile) -> ManifestFile:
+    """The fields the runtime uses (names, sizes) have their types; JSON does not check them."""
+    if not (isinstance(item.quant, str) and isinstance(item.file, str)
+            and isinstance(item.bytes, int) and not isinstance(item.bytes, bool)):
+        raise TypeError(f"bad file entry {asdict(item)}")
+    return item
 
 
 def sha256_file(path: Path) -> str:

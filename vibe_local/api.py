@@ -76,7 +76,9 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
                  recommended_ctx=target.entry.context if target.entry else None)
     choice = result.choice
     if choice is None:
-        error = DoesNotFitError(f"{result.reason}\n{format_table(result)}")
+        # the first line is what the CLI prints; the table follows for API callers
+        error = DoesNotFitError(f"{result.reason} (`vibe-local fit` with the same options shows "
+                                f"every quant's numbers)\n{format_table(result)}")
         error.fit = result
         raise error
     from .backend import open_llama

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
+from pathlib import Path
+
+from quantize.cli_errors import OneLineParser, run_guarded
 
 from . import __version__
 
 COMMANDS = ("demo", "run", "chat", "fit", "pull", "list", "rm", "doctor", "bench")
 _MODULES = {"list": "list_models"}  # a module named `list` would shadow the builtin inside it
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vibe-local",
         description="Run VibeThinker reasoning models on your own machine, offline.",
     )
@@ -42,16 +42,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from .errors import VibeLocalError
 
-    try:
-        return _command(args.command).run(args)
-    except (VibeLocalError, QuantizeError) as exc:
-        if os.environ.get("VIBE_DEBUG"):
-            raise
-        print(f"vibe-local: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", EXIT_ERROR)
-    except KeyboardInterrupt:
-        print("\nvibe-local: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_guarded("vibe-local", lambda: _run(args), known=(VibeLocalError, QuantizeError),
+                       log_dir=_log_dir)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .paths import ensure_home
+
+    ensure_home()  # every command may write there (self-test verdict, store, history, logs)
+    return _command(args.command).run(args)
+
+
+def _log_dir() -> Path:
+    from .paths import home_dir
+
+    return home_dir() / "logs"
 
 
 if __name__ == "__main__":

@@ -57,3 +57,7 @@ class DiskSpaceError(VibeLocalError, OSError):
 
 class HistoryError(VibeLocalError, RuntimeError):
     """The chat history cannot be used: unreadable file, newer schema, or a chat that is gone."""
+
+
+class HomeDirError(VibeLocalError, OSError):
+    """The user data folder (VIBE_LOCAL_HOME) cannot be created or written."""

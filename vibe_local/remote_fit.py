@@ -59,15 +59,27 @@ def geometry_from_config(config: dict, file_bytes: int, bpw: float) -> ModelGeom
 
 def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],
                  store_dir: Path) -> str | None:
-    """The quant the fit would choose among `sizes` (quant -> file bytes); None if none fits."""
+    """The quant the fit would choose among `sizes` (quant -> file bytes); None if none fits.
+
+    Raises:
+        InvalidModelError: config.json is not JSON or lacks what the geometry needs.
+    """
+    from .errors import InvalidModelError
     from .fitting import plan
     from .hardware import probe
 
-    config = json.loads(Path(config_path).read_text(encoding="utf-8"))
     options, geometries = [], {}
-    for quant, n_bytes in sizes.items():
-        bpw = 8 * n_bytes / entry.parameters if entry.parameters else estimated_bpw(quant)
-        options.append(QuantOption(quant, store_dir / f"{entry.name}-{quant}.gguf", bpw, n_bytes))
-        geometries[quant] = geometry_from_config(config, n_bytes, bpw)
+    try:
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        for quant, n_bytes in sizes.items():
+            bpw = 8 * n_bytes / entry.parameters if entry.parameters else estimated_bpw(quant)
+            path = store_dir / f"{entry.name}-{quant}.gguf"
+            options.append(QuantOption(quant, path, bpw, n_bytes))
+            geometries[quant] = geometry_from_config(config, n_bytes, bpw)
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        what = f"no {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise InvalidModelError(
+            f"the config.json of {entry.source} cannot be used to choose a quant ({what}); "
+            f"name one instead, e.g. `vibe-local pull {entry.id}:Q4_K_M`") from None
     result = plan(options, probe(), recommended_ctx=entry.context, geometries=geometries)
     return result.choice.quant if result.choice else None

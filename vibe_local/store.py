@@ -33,6 +33,7 @@ class InstalledModel:
     id: str
     path: Path
     quants: tuple[InstalledQuant, ...]
+    damaged: str | None = None  # why its manifest.json cannot be read; then quants is empty
 
     @property
     def bytes(self) -> int:
@@ -65,11 +66,19 @@ def installed(model_id: str) -> InstalledModel | None:
 
 
 def list_installed() -> list[InstalledModel]:
-    """Every model in the store, by id."""
+    """Every model in the store, by id; one whose manifest is damaged comes with `damaged` set,
+    so the rest are still listed and the damaged one can be named to `remove`."""
     root = models_dir()
-    found = (installed(p.name) for p in sorted(root.iterdir()) if p.is_dir()) \
+    found = (_installed_or_damaged(p.name) for p in sorted(root.iterdir()) if p.is_dir()) \
         if root.is_dir() else ()
     return [m for m in found if m is not None]
+
+
+def _installed_or_damaged(model_id: str) -> InstalledModel | None:
+    try:
+        return installed(model_id)
+    except InvalidModelError as exc:
+        return InstalledModel(model_id, model_dir(model_id), (), damaged=str(exc))
 
 
 def remove(ref: str) -> list[str]:
@@ -84,7 +93,15 @@ def remove(ref: str) -> list[str]:
     from .manifest_edit import drop_quant
 
     model_id, quant = split_ref(ref)
-    model = installed(model_id)
+    if model_id in ("", ".", "..") or Path(model_id).name != model_id:  # never outside the store
+        raise ModelNotFoundError(f"{model_id!r} is not a model id; `vibe-local list` shows them")
+    model = _installed_or_damaged(model_id)
+    if model is not None and model.damaged:
+        if quant is not None:
+            raise InvalidModelError(f"the manifest.json of {model_id} is damaged, so its quants "
+                                    f"are unknown; `vibe-local rm {model_id}` removes it all")
+        shutil.rmtree(model.path)
+        return ["(damaged)"]
     if model is None:
         raise ModelNotFoundError(f"{model_id!r} is not in the store ({models_dir()}); "
                                  "`vibe-local list` shows what is")

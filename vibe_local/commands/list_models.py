@@ -30,6 +30,9 @@ def _describe(model) -> dict:
     from ..api import fit
     from ..errors import VibeLocalError
 
+    if model.damaged:
+        return {"id": model.id, "path": str(model.path), "bytes": 0, "fit_pick": None,
+                "quants": [], "damaged": model.damaged}
     try:
         choice = fit(model.path).choice
         pick = choice.quant if choice else None
@@ -37,7 +40,7 @@ def _describe(model) -> dict:
         pick = None
     return {"id": model.id, "path": str(model.path), "bytes": model.bytes, "fit_pick": pick,
             "quants": [{"quant": q.quant, "bytes": q.bytes, "file": q.path.name}
-                       for q in model.quants]}
+                       for q in model.quants], "damaged": None}
 
 
 def _table(rows: list[dict]) -> str:
@@ -45,6 +48,10 @@ def _table(rows: list[dict]) -> str:
 
     lines = [("MODEL", "QUANT", "SIZE", "LOCATION")]
     for row in rows:
+        if row["damaged"]:
+            lines.append((row["id"], " DAMAGED", "-",
+                          f"{row['path']}: manifest.json is unreadable; `vibe-local rm {row['id']}`"
+                          " deletes it"))
         for q in row["quants"]:
             mark = "*" if q["quant"] == row["fit_pick"] else " "
             lines.append((row["id"], f"{mark}{q['quant']}", fmt_bytes(q["bytes"]),

@@ -13,7 +13,13 @@ import json
 import sys
 from dataclasses import asdict
 
-from .common import add_machine_arguments, add_model_arguments, resolve_options
+from .common import (
+    SAMPLING_FLAGS,
+    add_machine_arguments,
+    add_model_arguments,
+    add_sampling_arguments,
+    resolve_options,
+)
 from .stream_printer import StreamPrinter
 
 EXIT_INTERRUPTED = 130
@@ -25,12 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     add_machine_arguments(parser)
     parser.add_argument("prompt", nargs="?", default="", help="the question (or pipe it in)")
-    parser.add_argument("--max-tokens", type=int, help="cap on the whole reply, thinking included")
-    parser.add_argument("--think-budget", type=int,
-                        help="close the thinking after this many tokens and answer")
-    parser.add_argument("--temperature", type=float, help="sampling temperature (default 0.6)")
-    parser.add_argument("--top-p", type=float, help="nucleus sampling (default 0.95)")
-    parser.add_argument("--seed", type=int, help="seed for a reproducible reply")
+    add_sampling_arguments(parser)
     parser.add_argument("--hide-thinking", action="store_true", help="print only the answer")
     parser.add_argument("--json", action="store_true",
                         help='print {"model", "quant", "thinking", "answer", "stats"}')
@@ -49,9 +50,8 @@ def run(args: argparse.Namespace) -> int:
         printer = StreamPrinter(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
         interrupted = False
         try:
-            for event in model.stream(prompt, max_tokens=args.max_tokens,
-                                      think_budget=args.think_budget, seed=args.seed,
-                                      temperature=args.temperature, top_p=args.top_p):
+            sampling = {name: getattr(args, name) for name in SAMPLING_FLAGS}
+            for event in model.stream(prompt, **sampling):
                 printer.show(event)
         except KeyboardInterrupt:
             interrupted = True
@@ -62,10 +62,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prompt(args: argparse.Namespace) -> str:
-    """PROMPT, with piped stdin (if any) in front of it."""
-    piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    """PROMPT, with piped stdin (if any) in front of it.
+
+    Raises:
+        InvalidRequestError: stdin is not UTF-8 text.
+    """
+    from ..errors import InvalidRequestError
+
+    try:
+        piped = "" if sys.stdin is None or sys.stdin.isatty() else _read_stdin()
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(f"the text piped in is not UTF-8 ({exc.reason} at byte "
+                                  f"{exc.start}); convert it, e.g. with iconv -t UTF-8") from None
     parts = [p.strip("\n") for p in (piped, args.prompt) if p and p.strip()]
     return "\n\n".join(parts)
+
+
+def _read_stdin() -> str:
+    """All of stdin, decoded as strict UTF-8 (the text stream may be lenient: surrogateescape
+    under a C locale lets bad bytes through to fail later, deep in the tokenizer)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    return buffer.read().decode("utf-8") if buffer is not None else sys.stdin.read()
 
 
 def _as_json(model_arg: str, model, printer: StreamPrinter) -> dict:
