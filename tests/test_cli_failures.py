@@ -183,10 +183,11 @@ def test_rm_never_leaves_the_store(capsys) -> None:
 
 @pytest.mark.parametrize("config, words", [
     (b"{not json", "JSONDecodeError"),
-    (b'{"hidden_size": 64}', "no 'num_hidden_layers'"),
-    (b'["a list"]', "TypeError"),
-    (b'{"num_hidden_layers": 0, "hidden_size": 64, "num_attention_heads": 0}',
-     "ZeroDivisionError"),
+    (b'{"hidden_size": 64}', "has no 'num_"),
+    (b'["a list"]', "TypeError: it holds a JSON list"),
+    (json.dumps({"num_hidden_layers": 0, "hidden_size": 64, "num_attention_heads": 0,
+                 "intermediate_size": 128, "vocab_size": 256, "max_position_embeddings": 512,
+                 "rms_norm_eps": 1e-6}).encode(), "ZeroDivisionError"),
 ])
 def test_pull_auto_names_a_broken_config_json(capsys, fake_hf, config: bytes,
                                               words: str) -> None:

@@ -64,6 +64,8 @@ def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],
     Raises:
         InvalidModelError: config.json is not JSON or lacks what the geometry needs.
     """
+    from quantize.errors import CheckpointError
+
     from .errors import InvalidModelError
     from .fitting import plan
     from .hardware import probe
@@ -71,13 +73,16 @@ def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],
     options, geometries = [], {}
     try:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise TypeError(f"it holds a JSON {type(config).__name__}, not an object")
         for quant, n_bytes in sizes.items():
             bpw = 8 * n_bytes / entry.parameters if entry.parameters else estimated_bpw(quant)
             path = store_dir / f"{entry.name}-{quant}.gguf"
             options.append(QuantOption(quant, path, bpw, n_bytes))
             geometries[quant] = geometry_from_config(config, n_bytes, bpw)
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
-        what = f"no {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        what = str(exc) if isinstance(exc, CheckpointError) else (
+            f"no {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}")
         raise InvalidModelError(
             f"the config.json of {entry.source} cannot be used to choose a quant ({what}); "
             f"name one instead, e.g. `vibe-local pull {entry.id}:Q4_K_M`") from None
