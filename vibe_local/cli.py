@@ -16,7 +16,7 @@ from quantize.cli_errors import OneLineParser, run_guarded
 
 from . import __version__
 
-COMMANDS = ("demo", "run", "chat", "fit", "pull", "list", "rm", "doctor", "bench")
+COMMANDS = ("demo", "run", "chat", "serve", "fit", "pull", "list", "rm", "doctor", "bench")
 _MODULES = {"list": "list_models"}  # a module named `list` would shadow the builtin inside it
 
 

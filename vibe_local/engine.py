@@ -70,11 +70,14 @@ class Model:
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
-    def stream(self, messages: Messages, **overrides: Any) -> Iterator[Event]:
+    def stream(self, messages: Messages, *, raw: bool = False,
+               **overrides: Any) -> Iterator[Event]:
         """Generate a reply, yielding ThinkingDelta / AnswerDelta events, then one Done.
 
         Args:
             messages: a prompt string or a list of {"role", "content"} messages.
+            raw: `messages` is a finished prompt (a string) to continue as it is, without the
+                chat template (for clients that apply the template themselves).
             **overrides: sampling overrides for this call: temperature, top_p, top_k, min_p,
                 max_tokens (caps the whole completion, thinking included), think_budget, seed.
 
@@ -83,19 +86,39 @@ class Model:
             ContextFullError: the prompt alone does not fit the context window.
         """
         sampling = self._sampling(overrides)
-        prompt_text = self.template.render(_as_messages(messages))
-        tokens = self._llm.tokenize(prompt_text.encode("utf-8"), add_bos=False, special=True)
-        if len(tokens) >= self.info.ctx:
-            raise ContextFullError(
-                f"the prompt is {len(tokens):,} tokens but the context holds {self.info.ctx:,}; "
-                "start a new chat or load the model with a larger context (--ctx)"
-            )
+        prompt_text, tokens = self.encode(messages, raw=raw)
         with self._lock:
             self._stop.clear()
             starts_in_thinking = self.template.opens_thinking(prompt_text)
             generator = Generator(self._llm, tokens, sampling, self._stop, self.info.ctx,
                                   starts_in_thinking)
             yield from generator.run()
+
+    def encode(self, messages: Messages, *, raw: bool = False) -> tuple[str, list[int]]:
+        """The prompt text and its tokens, checked against the context window.
+
+        Safe to call while another thread generates (tokenizing reads only the vocabulary),
+        so a server can refuse an oversized prompt before queueing it.
+
+        Raises:
+            InvalidRequestError: empty prompt, or a message list with `raw`.
+            ContextFullError: the prompt alone does not fit the context window.
+        """
+        if self._llm is None:
+            raise InvalidRequestError("this model has been closed; load it again")
+        if raw:
+            if not isinstance(messages, str) or not messages.strip():
+                raise InvalidRequestError("a raw prompt must be a non-empty string")
+            prompt_text = messages
+        else:
+            prompt_text = self.template.render(_as_messages(messages))
+        tokens = self._llm.tokenize(prompt_text.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.info.ctx:
+            raise ContextFullError(
+                f"the prompt is {len(tokens):,} tokens but the context holds {self.info.ctx:,}; "
+                "start a new chat or load the model with a larger context (--ctx)"
+            )
+        return prompt_text, tokens
 
     def chat(self, messages: Messages, **overrides: Any) -> Reply:
         """Generate a whole reply (see `stream` for arguments)."""
