@@ -48,6 +48,7 @@ class GenerationQueue:
         self._waiting: deque[Job] = deque()
         self._running: Job | None = None
         self._closed = False
+        self._finished = {"completed": 0, "cancelled": 0}
         self._cond = threading.Condition()
         self._worker = threading.Thread(target=self._work, name="vibe-local-generation",
                                         daemon=True)
@@ -98,10 +99,10 @@ class GenerationQueue:
         self._worker.join(timeout)
 
     def counts(self) -> dict[str, int]:
-        """For /health: running (0 or 1), waiting, and the bound."""
+        """For /health: running (0 or 1), waiting, the bound, and how past jobs ended."""
         with self._cond:
             return {"running": int(self._running is not None), "waiting": len(self._waiting),
-                    "max_waiting": self.max_waiting}
+                    "max_waiting": self.max_waiting, **self._finished}
 
     def _work(self) -> None:
         while True:
@@ -116,6 +117,7 @@ class GenerationQueue:
             finally:
                 with self._cond:
                     self._running = None
+                    self._finished["cancelled" if job.cancelled.is_set() else "completed"] += 1
 
     def _run(self, job: Job) -> None:
         try:
