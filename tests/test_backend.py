@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from vibe_local import selftest
+from vibe_local import backend, selftest
 from vibe_local.cli import main
-from vibe_local.doctor import diagnose
+from vibe_local.doctor import advice, diagnose, format_report
+from vibe_local.errors import BackendError
+from vibe_local.hardware import GpuInfo, gpu_offload_supported, probe
 
 DIES_WITH_SIGILL = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"]
 
@@ -37,9 +41,17 @@ def test_real_selftest_verdict_is_cached_per_build_and_cpu(isolated_home: Path) 
 def test_doctor_explains_how_to_get_gpu_offload(backend_ready, monkeypatch) -> None:
     monkeypatch.setenv("VIBE_LOCAL_GPU", "cuda:12GiB")
     report = diagnose()
-    assert report.gpu_offload is False  # this build is CPU-only
-    assert any('CMAKE_ARGS="-DGGML_CUDA=on"' in tip for tip in report.advice)
-    assert "AVX" in report.system_info or "NEON" in report.system_info
+    rebuild_tip = any('CMAKE_ARGS="-DGGML_CUDA=on"' in tip for tip in report.advice)
+    # A CPU-only build is told how to rebuild; a CUDA or Metal build is not.
+    assert report.gpu_offload == gpu_offload_supported()
+    assert rebuild_tip is (not report.gpu_offload)
+
+
+def test_doctor_advice_for_the_gpu_follows_the_build() -> None:
+    hardware = replace(probe(), gpus=(GpuInfo("RTX", "cuda", 12 * 2**30, 12 * 2**30),))
+    verdict = selftest.SelfTestResult("key", True, "ok", 0.0)
+    assert any("-DGGML_CUDA=on" in tip for tip in advice(hardware, False, verdict))
+    assert advice(hardware, True, verdict) == []
 
 
 def test_doctor_reports_a_crashing_backend(isolated_home: Path) -> None:
@@ -53,3 +65,44 @@ def test_doctor_cli_json(backend_ready, capsys: pytest.CaptureFixture) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["llama_cpp_python"] and "repack_ok" in data["selftest"]
     assert data["hardware"]["ram_total"] > 0
+
+
+class OldModelParams(ctypes.Structure):
+    """llama_model_params as llama-cpp-python declared it before 0.3.15: no use_extra_bufts."""
+
+    _fields_ = [("n_gpu_layers", ctypes.c_int32), ("use_mmap", ctypes.c_bool),
+                ("use_mlock", ctypes.c_bool)]
+
+
+def test_ctypes_accepts_an_undeclared_field_silently() -> None:
+    params = OldModelParams()
+    params.use_extra_bufts = False  # no error: why the guard must check _fields_ itself
+    assert backend.missing_fields(OldModelParams, ["use_extra_bufts", "use_mmap"]) == [
+        "use_extra_bufts"]
+
+
+def test_the_guard_refuses_a_build_without_the_repack_field() -> None:
+    with pytest.raises(BackendError, match=r"use_extra_bufts.*llama-cpp-python>=0\.3\.15"):
+        backend.check_fields(OldModelParams, [backend.REPACK_FIELD])
+
+
+def test_open_llama_refuses_instead_of_loading_with_repacking_on(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import llama_cpp.llama
+
+    monkeypatch.setattr(llama_cpp.llama.llama_cpp, "llama_model_params", OldModelParams)
+    missing = tmp_path / "never-opened.gguf"  # refused before llama.cpp looks at the file
+    for repack in (False, True):
+        with pytest.raises(BackendError, match="use_extra_bufts"):
+            backend.open_llama(missing, repack=repack)
+
+
+def test_doctor_says_when_the_guard_cannot_apply(backend_ready, monkeypatch) -> None:
+    import llama_cpp.llama
+
+    assert diagnose().repack_guard is True  # the pinned floor declares the field
+    monkeypatch.setattr(llama_cpp.llama.llama_cpp, "llama_model_params", OldModelParams)
+    report = diagnose()
+    assert report.repack_guard is False
+    assert any("guard against the AMX crash cannot apply" in tip for tip in report.advice)
+    assert "AMX crash guard   CANNOT apply" in format_report(report)

@@ -1,9 +1,10 @@
 """`vibe-local doctor`: what this machine and this llama.cpp build can do, and what to fix.
 
 Reports the installed llama-cpp-python, its compiled features (llama.cpp's system info), whether
-it can offload to a GPU, the GPUs the machine has, and the backend self-test verdict (weight
-repacking safe or not). When a GPU is present but the build cannot use it, says exactly how to
-rebuild llama-cpp-python with CUDA or Metal.
+it can offload to a GPU, the GPUs the machine has, whether the AMX crash guard can apply (the build
+lets weight repacking be turned off) and the backend self-test verdict (repacking safe or not).
+When a GPU is present but the build cannot use it, says exactly how to rebuild llama-cpp-python
+with CUDA or Metal.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+from .backend import REPACK_FIELD, REPACK_FIELD_SINCE
 from .hardware import Hardware, gpu_offload_supported, probe
 from .selftest import SelfTestResult, cached_result, run_selftest
 
@@ -33,6 +35,9 @@ class DoctorReport:
     selftest: SelfTestResult | None  # None when llama_cpp cannot be imported
     advice: list[str]
     import_error: str | None = None  # why `import llama_cpp` failed, if it did
+    # llama_model_params declares use_extra_bufts, so repacking can be turned off (the AMX crash
+    # guard applies); None when llama_cpp cannot be imported
+    repack_guard: bool | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -53,11 +58,14 @@ def diagnose(*, rerun_selftest: bool = False) -> DoctorReport:
         problem = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         return DoctorReport(_installed_version(), "unavailable", False, hardware, None,
                             [f"`import llama_cpp` fails ({problem}); {_REINSTALL}."], problem)
+    from .backend import repack_guard_available
+
     offload = gpu_offload_supported()
+    guard = repack_guard_available()
     result = (None if rerun_selftest else cached_result()) or run_selftest()
     info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()
     return DoctorReport(version("llama-cpp-python"), info, offload, hardware, result,
-                        advice(hardware, offload, result))
+                        advice(hardware, offload, result, guard), repack_guard=guard)
 
 
 def _installed_version() -> str:
@@ -67,9 +75,16 @@ def _installed_version() -> str:
         return "not installed"
 
 
-def advice(hardware: Hardware, offload: bool, selftest: SelfTestResult) -> list[str]:
+def advice(hardware: Hardware, offload: bool, selftest: SelfTestResult,
+           repack_guard: bool = True) -> list[str]:
     """What the user should do about what was found (empty when all is well)."""
     tips = []
+    if not repack_guard:
+        tips.append(
+            f"this llama-cpp-python cannot turn llama.cpp's weight repacking off (no "
+            f"llama_model_params.{REPACK_FIELD}), so the guard against the AMX crash cannot apply "
+            f"and loading models is refused; upgrade: "
+            f"`pip install 'llama-cpp-python>={REPACK_FIELD_SINCE}'`.")
     for gpu in hardware.gpus:
         if not offload and gpu.backend in _REBUILD:
             flags = _REBUILD[gpu.backend]
@@ -102,6 +117,7 @@ def format_report(report: DoctorReport) -> str:
         f"RAM               {hw.ram_available / 2**30:.1f} GiB free of "
         f"{hw.ram_total / 2**30:.1f} GiB",
         f"GPUs              {gpus or 'none found'}",
+        _guard_line(report),
         _selftest_line(report),
     ]
     lines += [f"advice            {tip}" for tip in report.advice] or ["advice            none"]
@@ -112,6 +128,14 @@ def _offload_word(report: DoctorReport) -> str:
     if report.import_error:
         return "unknown (llama_cpp cannot be imported)"
     return "yes" if report.gpu_offload else "no (CPU-only build)"
+
+
+def _guard_line(report: DoctorReport) -> str:
+    if report.repack_guard is None:
+        return "AMX crash guard   unknown (llama_cpp cannot be imported)"
+    return (f"AMX crash guard   {'can apply' if report.repack_guard else 'CANNOT apply'} "
+            f"(llama_model_params.{REPACK_FIELD} "
+            f"{'present' if report.repack_guard else 'missing'})")
 
 
 def _selftest_line(report: DoctorReport) -> str:
