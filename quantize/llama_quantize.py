@@ -13,6 +13,7 @@ from pathlib import Path
 from . import llama_log
 from .atomic import atomic_output
 from .errors import QuantizeError
+from .llama_params import set_fields
 from .quant_types import ftype_of
 
 _backend_ready = False
@@ -36,8 +37,11 @@ def quantize_gguf(src: Path, dst: Path, type_name: str, *, threads: int | None =
         llama_cpp.llama_backend_init()
         _backend_ready = True
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.nthread = threads or os.cpu_count() or 1
+    try:
+        set_fields(params, {"ftype": ftype, "nthread": threads or os.cpu_count() or 1})
+    except AttributeError as exc:  # an unset ftype would quietly give llama.cpp's default type
+        raise QuantizeError(f"this llama-cpp-python cannot be told the quantization type ({exc}); "
+                            "install the version pyproject.toml asks for") from None
     with atomic_output(dst) as temp:
         llama_log.clear()
         status = llama_cpp.llama_model_quantize(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quantize.llama_params import missing_fields
 from vibe_local import backend, selftest
 from vibe_local.cli import main
 from vibe_local.doctor import advice, diagnose, format_report
@@ -77,7 +78,7 @@ class OldModelParams(ctypes.Structure):
 def test_ctypes_accepts_an_undeclared_field_silently() -> None:
     params = OldModelParams()
     params.use_extra_bufts = False  # no error: why the guard must check _fields_ itself
-    assert backend.missing_fields(OldModelParams, ["use_extra_bufts", "use_mmap"]) == [
+    assert missing_fields(OldModelParams, ["use_extra_bufts", "use_mmap"]) == [
         "use_extra_bufts"]
 
 

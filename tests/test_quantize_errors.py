@@ -143,3 +143,25 @@ def test_disk_full_leaves_nothing_behind(tiny_checkpoint: TinyCheckpoint, tmp_pa
     assert result.returncode == 1
     assert "not enough disk space" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout.strip() == ""  # `ls -A` of the small disk: nothing left behind
+
+
+def test_a_quantize_struct_without_ftype_is_refused(tiny_f16_gguf: Path, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """An undeclared ctypes field is ignored silently: the file would get llama.cpp's default
+    type under the name we asked for. Refused instead, nothing written."""
+    import ctypes
+
+    import llama_cpp
+
+    from quantize.errors import QuantizeError
+    from quantize.llama_quantize import quantize_gguf
+
+    class OldQuantizeParams(ctypes.Structure):
+        _fields_ = [("nthread", ctypes.c_int32)]
+
+    monkeypatch.setattr(llama_cpp, "llama_model_quantize_default_params", OldQuantizeParams)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(QuantizeError, match="ftype"):
+        quantize_gguf(tiny_f16_gguf, out / "tiny-Q8_0.gguf", "Q8_0")
+    assert list(out.iterdir()) == []

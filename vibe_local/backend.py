@@ -16,18 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from quantize.llama_params import missing_fields
+
 from .errors import BackendError
 
 REPACK_FIELD = "use_extra_bufts"  # llama_model_params: weight repacking (the AMX guard)
 REPACK_FIELD_SINCE = "0.3.15"  # first llama-cpp-python whose bindings declare it
 
 _construct_lock = threading.Lock()
-
-
-def missing_fields(struct_type: type, names: Iterable[str]) -> list[str]:
-    """The names a ctypes Structure class does not declare (setting them would do nothing)."""
-    declared = {field[0] for field in getattr(struct_type, "_fields_", ())}
-    return [name for name in names if name not in declared]
 
 
 def check_fields(struct_type: type, names: Iterable[str]) -> None:
