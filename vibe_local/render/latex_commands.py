@@ -37,7 +37,7 @@ def render_command(p: Parser, name: str, before: list[str], text_mode: bool) -> 
     if name in sym.ORDINARY:
         return sym.ORDINARY[name]
     if name in sym.FUNCTIONS:
-        return _function(name)
+        return _function(p, name)
     if name in sym.SPACES:
         return sym.SPACES[name]
     if name in sym.DROPPED:
@@ -58,10 +58,12 @@ def render_command(p: Parser, name: str, before: list[str], text_mode: bool) -> 
     return p.verbatim_command(name)
 
 
-def _function(name: str) -> str:
+def _function(p: Parser, name: str) -> str:
+    """`\\sin x` -> `sin x`, but `\\gcd(a, b)` -> `gcd(a, b)` and `\\sin^2` -> `sin²`."""
     if name in ("mod", "bmod"):
         return " mod "
-    return name + " " if name not in ("max", "min", "lim", "sup", "inf") else name
+    rest = p.src[p.pos:].lstrip(" ")
+    return name if rest[:1] in ("(", "^", "_", "") else name + " "
 
 
 def _dropped(p: Parser, name: str) -> str:
@@ -111,13 +113,8 @@ def _not(p: Parser, name: str) -> str:
 
 
 def _mathbb(p: Parser, name: str) -> str:
-    start = p.pos
-    arg = p.argument()
-    struck = [sym.double_struck(c) for c in arg]
-    if not arg or None in struck:
-        p.pos = start
-        return p.verbatim_command(name)
-    return "".join(struck)  # type: ignore[arg-type]
+    """`\\mathbb{R}` -> ℝ; a character without a double-struck form stays plain."""
+    return "".join(sym.double_struck(c) or c for c in p.argument())
 
 
 def _tag(p: Parser, name: str) -> str:
@@ -172,3 +169,10 @@ _HANDLERS = {
     "not": _not, "mathbb": _mathbb, "Bbb": _mathbb, "tag": _tag, "textcolor": _textcolor,
     "begin": _begin, "end": _end, "newline": _row, "cr": _row,
 }
+
+
+def handled_commands() -> frozenset[str]:
+    """Every command name this renderer turns into text (the tests check none is left)."""
+    return frozenset({*sym.SPACED, *sym.ORDINARY, *sym.FUNCTIONS, *sym.SPACES, *sym.DROPPED,
+                      *sym.TEXT_COMMANDS, *_HANDLERS, *sym.ACCENTS, *_PASS_THROUGH,
+                      *_SKIP_ARGUMENT})

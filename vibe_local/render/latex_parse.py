@@ -182,10 +182,13 @@ class Parser:
         return "\\" + c
 
     def verbatim_command(self, name: str) -> str:
-        """An unknown command, kept as written, with any `{...}` arguments right after it."""
+        """An unknown command, kept as written, with its `{...}` arguments (rendered: what
+        is inside may well be known)."""
         out = "\\" + name
         while self.peek() == "{":
-            out += "{" + self.raw_group() + "}"
+            self.pos += 1
+            out += "{" + self.sequence("}") + "}"
+            self.pos += 1
         return out + (" " if self.peek() == " " else "")
 
 
