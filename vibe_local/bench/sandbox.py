@@ -1,10 +1,10 @@
 """Run untrusted Python (model-written code) in a separate, limited, network-less process.
 
-The benchmark never `exec`s generated code in its own process. Each program runs in a child
-`python -I -S` (isolated mode, no site-packages: HumanEval needs only the standard library) in a
-fresh temporary directory that is its cwd, HOME and TMPDIR and is deleted afterwards, with a
-minimal environment, stdin closed and its own process group (killed with SIGKILL on timeout and
-after exit, so stray children go too).
+The benchmark (and the chat's /run) never `exec`s generated code in its own process. Each
+program runs in a child `python -I -S` (isolated mode, no site-packages: HumanEval needs only
+the standard library) in a fresh temporary directory that is its cwd, HOME and TMPDIR and is
+deleted afterwards, with a minimal environment, stdin closed (or a given text) and its own
+process group (killed with SIGKILL on timeout and after exit, so stray children go too).
 
 Before the program runs, a small launcher in the child (sandbox_launcher.py) cuts the network,
 sets resource limits and disables process spawning and file removal at the Python level. It runs
@@ -32,7 +32,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 MiB = 2**20
@@ -51,6 +52,7 @@ class SandboxResult:
     stdout_tail: str
     stderr_tail: str
     isolation: str  # "netns", "socket-guard", or "none" if the launcher never reported
+    elapsed_s: float = 0.0  # wall-clock time from start to exit (or kill)
 
     def summary(self) -> str:
         """One line for a report: passed, or how it failed."""
@@ -67,7 +69,7 @@ class SandboxResult:
 def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 * MiB,
                   cpu_s: int | None = None, max_processes: int = 64,
                   file_bytes: int = 64 * MiB, run_name: str = "__main__",
-                  namespaces: bool = True) -> SandboxResult:
+                  namespaces: bool = True, stdin: str | None = None) -> SandboxResult:
     """Run `code` as a Python program in the sandbox described in the module docstring.
 
     Args:
@@ -79,6 +81,7 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
         file_bytes: largest file the program may write (its output included).
         run_name: the program's `__name__` ("__main__" runs its `if __name__ == ...` block).
         namespaces: False skips the namespaces and uses the socket guard (tests cover both).
+        stdin: text for the program's standard input (None: closed, reads get nothing).
 
     Returns:
         A SandboxResult; the program's failures are results, never exceptions.
@@ -94,25 +97,32 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
     cpu = cpu_s if cpu_s is not None else math.ceil(timeout_s) + 1
     limits = f"{memory_bytes},{cpu},{file_bytes},{max_processes}"
     with tempfile.TemporaryDirectory(prefix="vibe-sandbox-") as work, \
-            tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryFile() as given:
         program = Path(work) / "program.py"
         program.write_text(code, encoding="utf-8")
+        given.write((stdin or "").encode("utf-8"))  # a file, not a pipe: no deadlock on size
+        given.seek(0)
         report_r, report_w = os.pipe()
         try:
             argv = [sys.executable, "-I", "-S", str(LAUNCHER), str(report_w), limits, run_name,
                     "netns" if namespaces else "guard", program.name]
-            proc = subprocess.Popen(argv, cwd=work, env=_clean_env(work), stdin=subprocess.DEVNULL,
+            started = time.perf_counter()
+            proc = subprocess.Popen(argv, cwd=work, env=_clean_env(work),
+                                    stdin=subprocess.DEVNULL if stdin is None else given,
                                     stdout=out, stderr=err, pass_fds=(report_w,),
                                     start_new_session=True)
             os.close(report_w)
             report_w = -1
             timed_out = _wait(proc, timeout_s)
+            elapsed = time.perf_counter() - started
             isolation = _read_report(report_r)
         finally:
             os.close(report_r)
             if report_w >= 0:
                 os.close(report_w)
-        return _result(proc.returncode, timed_out, isolation, _tail(out), _tail(err))
+        return replace(_result(proc.returncode, timed_out, isolation, _tail(out), _tail(err)),
+                       elapsed_s=elapsed)
 
 
 def _clean_env(work: str) -> dict[str, str]:

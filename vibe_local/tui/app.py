@@ -22,6 +22,7 @@ from textual.binding import Binding
 from ..errors import VibeLocalError
 from ..history import History
 from ..paths import home_dir
+from .answer_commands import AnswerCommands
 from .pump import pump
 from .reply import AssistantMessage, Outcome
 from .slash import SlashCommands
@@ -45,7 +46,7 @@ def default_fitter(model: str, quant: str | None, ctx: int | None, **options: An
     return fit(model, quant=quant, ctx=ctx, **options)
 
 
-class ChatApp(SlashCommands, App[None]):
+class ChatApp(SlashCommands, AnswerCommands, App[None]):
     """Chat with a local model; see /help for keys and commands."""
 
     CSS_PATH = Path(__file__).with_name("chat.tcss")  # absolute: subclasses live elsewhere
@@ -54,6 +55,7 @@ class ChatApp(SlashCommands, App[None]):
         Binding("escape,ctrl+c", "stop", "Stop", priority=True, show=False, id="stop"),
         Binding("ctrl+d", "quit_chat", "Quit", priority=True, id="quit"),
         Binding("ctrl+t", "toggle_thinking", "Thinking", id="toggle_thinking"),
+        Binding("f2", "toggle_raw", "Raw", id="toggle_raw"),
         Binding("ctrl+r", "history", "History", id="history"),
         Binding("ctrl+n", "new_chat", "New chat", id="new_chat"),
         Binding("f1", "help", "Help", id="help"),
@@ -242,7 +244,7 @@ class ChatApp(SlashCommands, App[None]):
 
     async def start_reply(self) -> None:
         """Stream a reply to the stored conversation in a worker thread."""
-        reply = AssistantMessage(clock=self.clock)
+        reply = AssistantMessage(clock=self.clock, math=self.render_math)
         await self._add(reply)
         self.reply = reply
         self.set_status("generating …")
@@ -261,12 +263,14 @@ class ChatApp(SlashCommands, App[None]):
         outcome = event.reply.take_outcome()
         if outcome is not None:
             await self.guarded(self.reply_finished(outcome))
+        await self.guarded(event.reply.show_math(self.render_math))  # /raw while it streamed
 
     async def reply_finished(self, outcome: Outcome) -> None:
         self.session.add_reply(outcome.thinking, outcome.answer, outcome.stats, outcome.partial,
                                outcome.thinking_s)
         if outcome.stats is not None:
             self.last_stats = outcome.stats
+
         self.set_status("ready" if self.model is not None else "no model")
         if outcome.error is not None:
             await self.show_error(outcome.error)

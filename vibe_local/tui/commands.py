@@ -6,6 +6,7 @@ unknown command says) is a plain function the tests can call, and the app only d
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -26,9 +27,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quant": ("Q", "switch quant of the current model (e.g. Q4_K_M, auto)"),
     "history": ("", "browse, resume, rename and delete chats"),
     "copy": ("[code [N]]", "copy the last answer, or its code block N (default: the last)"),
+    "raw": ("[on|off]", "show replies as raw text, or with math rendered (no argument: toggle)"),
+    "run": ("[N] [< FILE | INPUT]", "run the last answer's Python (block N; default the last "
+            "one, or the answer if it is bare code) in the sandbox; FILE, INPUT and the "
+            "lines after the command are its stdin"),
+    "test": ("", "run the last answer's code on the sample inputs of your question"),
     "quit": ("", "stop any generation, close the model and leave"),
 }
-TAKES_NO_ARGUMENTS = {"help", "clear", "regen", "history", "quit"}
+TAKES_NO_ARGUMENTS = {"help", "clear", "regen", "history", "quit", "test"}
+KEEPS_LINES = {"run"}  # its arguments may span lines: the lines after the first are stdin
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,10 @@ def parse(text: str) -> Command | None:
     stripped = text.strip()
     if not stripped.startswith("/") or stripped.startswith("//"):
         return None
-    name, _, args = stripped[1:].partition(" ")
-    name, args = name.strip().lower(), args.strip()
+    name = re.match(r"\S*", stripped[1:]).group()
+    rest = stripped[1 + len(name):]
+    name = name.lower()
+    args = rest.lstrip(" \t").rstrip() if name in KEEPS_LINES else rest.strip()
     if name not in COMMANDS:
         raise InvalidRequestError(f"unknown command /{name}; commands: {command_list()}")
     if args and name in TAKES_NO_ARGUMENTS:
@@ -123,6 +132,20 @@ def parse_toggle(args: str) -> bool:
     if word in ("off", "hide", "no"):
         return False
     raise InvalidRequestError(f"usage: {usage('think')}")
+
+
+def parse_raw(args: str) -> bool | None:
+    """`/raw` -> None (toggle); `/raw on|off` -> True/False (raw text shown or not).
+
+    Raises:
+        InvalidRequestError: anything else.
+    """
+    if not args.strip():
+        return None
+    try:
+        return parse_toggle(args)
+    except InvalidRequestError:
+        raise InvalidRequestError(f"usage: {usage('raw')}") from None
 
 
 def parse_copy(args: str) -> int | None:

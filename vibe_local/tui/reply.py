@@ -3,6 +3,8 @@
 Streaming cost must not grow with the reply, so text goes into a StreamedMarkdown (Textual's
 MarkdownStream over a chain of bounded segments); when the reply ends the answer gets a full
 render, so a fenced code block that was still open while streaming is drawn properly.
+Math is shown rendered (LaTeX as Unicode, see vibe_local.render) unless `math` is off; the
+reply keeps the raw text, which is what copy, export and history use.
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ class AssistantMessage(Vertical):
             self.reply = reply
 
     def __init__(self, *, clock: Callable[[], float], thinking: str = "", answer: str = "",
-                 stats: dict | None = None, partial: bool = False):
+                 stats: dict | None = None, partial: bool = False, math: bool = True):
         super().__init__(classes="reply")
+        self.math = math
         self._clock = clock
         self._thinking, self._answer = [thinking] if thinking else [], [answer] if answer else []
         self._stored = stats
@@ -90,11 +93,12 @@ class AssistantMessage(Vertical):
     def compose(self) -> ComposeResult:
         stats = self._stored or {}
         title = thinking_title(stats.get("thinking_s"), stats.get("thinking_tokens", 0))
-        fold = Collapsible(StreamedMarkdown(self.thinking, classes="thinking-text"), title=title,
-                           collapsed=True, classes="thinking")
+        fold = Collapsible(StreamedMarkdown(self.thinking, classes="thinking-text",
+                                            math=self.math),
+                           title=title, collapsed=True, classes="thinking")
         fold.set_class(not self._thinking, "-empty")  # shown when thinking arrives
         yield fold
-        yield StreamedMarkdown(self.answer, classes="answer")
+        yield StreamedMarkdown(self.answer, classes="answer", math=self.math)
         footer = footer_text(stats, self._partial) if self._stored is not None else ""
         yield Static(footer, classes="reply-footer", markup=False)
 
@@ -148,6 +152,17 @@ class AssistantMessage(Vertical):
         """Bring back text put away while streaming (the user scrolled up to read it)."""
         for text in self.query(StreamedMarkdown):
             await text.unshelve()
+
+    async def show_math(self, rendered: bool) -> None:
+        """Show this (finished) reply with its math rendered, or as the raw text."""
+        if rendered == self.math or not self.done:
+            return
+        self.math = rendered
+        for kind, text in ((THINKING, self.thinking), ("answer", self.answer)):
+            old = self._text(kind)
+            await old.parent.mount(StreamedMarkdown(text, classes=" ".join(old.classes),
+                                                    math=rendered), before=old)
+            await old.remove()
 
     def take_outcome(self) -> Outcome | None:
         """How the reply ended, handed out once (so it is saved once, whoever asks first)."""

@@ -20,6 +20,7 @@ KEYS = [
     ("", "up / down", "earlier messages, on the first / last line of the box"),
     ("stop", "escape, ctrl+c", "stop the reply (what came is kept, saved as partial)"),
     ("toggle_thinking", "ctrl+t", "fold or unfold the last thinking"),
+    ("toggle_raw", "f2", "raw text or rendered math (also /raw); copies are always raw"),
     ("history", "ctrl+r", "browse chats"),
     ("new_chat", "ctrl+n", "new chat"),
     ("help", "f1", "this help"),

@@ -152,7 +152,7 @@ class SlashCommands(_Base):
             else:
                 await self.log_view.mount(AssistantMessage(
                     clock=self.clock, thinking=m.thinking, answer=m.content,
-                    stats=m.stats or {}, partial=m.partial))
+                    stats=m.stats or {}, partial=m.partial, math=self.render_math))
         summary = self.history.chat(chat_id)
         note = "" if summary.model == self.model_label else \
             f" It was made with {summary.model}; /model {summary.model} switches."

@@ -10,6 +10,11 @@ scrolled out of view above are *shelved*: swapped for one blank widget of the sa
 `finish()` (or `unshelve()`, when the user scrolls up) brings them back. So the widget count,
 and the layout cost, stay bounded while streaming.
 
+With `math=True` the text first goes through a MathStream (vibe_local.render), which renders
+LaTeX as Unicode and holds back math not closed yet; `source` is then the rendered Markdown
+(the raw text is the reply's, see reply.py). Its cost per token is bounded too: it only
+rescans what it holds back.
+
 Blocks never span segments, so rendering matches one widget except for Markdown constructs that
 link distant blocks: a loose list split at a blank line between items shows as two lists, and a
 reference-style link defined in another segment stays unresolved.
@@ -23,6 +28,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
+
+from ..render import MARKDOWN, MathStream, render_text
 
 SEGMENT_CHARS = 800
 _FENCES = ("```", "~~~")
@@ -74,8 +81,11 @@ class StreamedMarkdown(Vertical):
     StreamedMarkdown > Markdown { margin: 0; padding: 0; }
     """
 
-    def __init__(self, text: str = "", *, classes: str | None = None):
+    def __init__(self, text: str = "", *, classes: str | None = None, math: bool = False):
         super().__init__(classes=classes)
+        self.math = math
+        self._math = MathStream(MARKDOWN) if math else None
+        text = render_text(text, MARKDOWN) if math and text else text
         self._sealed: list[str] = []
         self._segment: list[str] = [text] if text else []
         self._segment_chars = len(text)
@@ -98,6 +108,11 @@ class StreamedMarkdown(Vertical):
 
     async def write(self, text: str) -> None:
         """Append `text`, starting a new segment at each block boundary past SEGMENT_CHARS."""
+        if self._math is not None:
+            text = self._math.feed(text)
+        await self._write_shown(text)
+
+    async def _write_shown(self, text: str) -> None:
         done = 0
         for boundary in self._fences.feed(text):
             if self._segment_chars + boundary - done >= SEGMENT_CHARS:
@@ -109,7 +124,10 @@ class StreamedMarkdown(Vertical):
 
     async def finish(self) -> None:
         """Render the open segment in full (so an unclosed code fence that was still
-        streaming is drawn as the code block it became) and bring back shelved segments."""
+        streaming is drawn as the code block it became) and bring back shelved segments.
+        Math still held back (never closed) is shown as written."""
+        if self._math is not None:
+            await self._write_shown(self._math.flush())
         await self._render_segment()
         await self.unshelve()
 

@@ -6,15 +6,11 @@ from pathlib import Path
 
 
 def code_blocks(markdown: str) -> list[str]:
-    """The fenced (and indented) code blocks of `markdown`, in order, as the renderer sees them.
+    """The code of each block of `markdown`, in order, as the renderer sees them (so /copy code
+    N and /run N count the same blocks the user sees on screen)."""
+    from ..coderun import code_blocks as blocks
 
-    Uses markdown-it (the parser Textual's Markdown widget uses), so /copy code N counts the
-    same blocks the user sees on screen.
-    """
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").parse(markdown)
-    return [t.content for t in tokens if t.type in ("fence", "code_block")]
+    return [block.code for block in blocks(markdown)]
 
 
 def export_path(raw: str | None, default_name: str, cwd: Path) -> Path:

@@ -1,4 +1,5 @@
-"""The chat's small widgets: the user's message, errors and notices, status bar, prompt box."""
+"""The chat's small widgets: the user's message, errors and notices, code run results, status
+bar, prompt box."""
 
 from __future__ import annotations
 
@@ -48,6 +49,14 @@ class Notice(Static):
 
     def __init__(self, text: str):
         super().__init__(text, classes="notice", markup=False)
+
+
+class RunOutput(Static):
+    """What /run or /test did: the header line (status, time, sandbox), then the output."""
+
+    def __init__(self, text: str, passed: bool):
+        super().__init__(text, classes="run-output" + ("" if passed else " -failed"),
+                         markup=False)
 
 
 class ErrorMessage(Static):
