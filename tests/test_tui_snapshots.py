@@ -1,5 +1,5 @@
 """Snapshots of the chat UI at 100x30: empty chat, thinking mid-stream, an answer with code,
-an error, and the fit modal.
+an error, the fit modal, an answer with math, and a /run result.
 
 Figures that change from run to run are fixed: memory comes from an injected reader, the
 thinking clock is frozen, rates come from the scripted engine's stats, the fit simulates a
@@ -10,6 +10,7 @@ thinking clock is frozen, rates come from the scripted engine's stats, the fit s
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 from fixtures.scripted_engine import Gate, ScriptedEngine, answer, thinking
 from fixtures.scripted_model import ScriptedModel
 from fixtures.tui_app import SIZE, loaded, make_app, send, until
+from vibe_local.coderun import run_code
+from vibe_local.tui.widgets import RunOutput
 from vibe_local.tui.screens import FitScreen
 
 ANSWER_WITH_CODE = answer(
@@ -92,3 +95,43 @@ def test_fit_modal(snap_compare, scripted: ScriptedModel, tmp_path: Path,
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=proposed)
+
+
+MATH_ANSWER = answer(
+    "Pair the terms: \\(1 + 100 = 101\\), and there are \\(\\frac{100}{2} = 50\\) pairs, so\n\n",
+    "\\[ \\sum_{k=1}^{100} k = \\frac{n(n+1)}{2} = 50 \\times 101 = 5050 \\]\n\n",
+    "For \\(x^2 - 5x + 6 = 0\\): \\(x = \\dfrac{5 \\pm \\sqrt{25 - 24}}{2}\\), ",
+    "so \\(x \\in \\{2, 3\\}\\) and \\(\\alpha \\le \\beta \\implies \\beta - \\alpha = 1\\). ",
+    "A 15\\% tip on $40 is $6.\n\n",
+    "**Final answer:** \\(\\boxed{5050}\\)\n",
+)
+
+
+def test_answer_with_math(snap_compare, tmp_path: Path) -> None:
+    engine = ScriptedEngine([*thinking("Gauss: pair the ends."), *MATH_ANSWER])
+    app = engine_app(engine, tmp_path)
+
+    async def answered(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "What is 1 + 2 + ... + 100?")
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=answered)
+
+
+def test_run_result(snap_compare, tmp_path: Path) -> None:
+    code = ("```python\nimport sys\n\nn, *xs = map(int, sys.stdin.read().split())\n"
+            "print(sum(xs))\nprint('n =', n, file=sys.stderr)\n```\n")
+    app = engine_app(ScriptedEngine(answer("Read the numbers and add them:\n\n", code)),
+                     tmp_path)
+    # The real sandbox runs the code; the time and the isolation (which differ by machine)
+    # are fixed so the snapshot is the same everywhere.
+    app.code_runner = lambda *args: replace(run_code(*args), elapsed_s=0.05, isolation="netns")
+
+    async def ran(pilot) -> None:
+        await loaded(pilot, app)
+        await send(pilot, app, "Sum the numbers on stdin.")
+        await send(pilot, app, "/run\n3\n1 2 3")
+        await until(pilot, lambda: app.query(RunOutput), "the run")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ran)

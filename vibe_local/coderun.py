@@ -17,8 +17,7 @@ from .errors import InvalidRequestError
 
 PYTHON = {"", "python", "python3", "py", "py3"}
 MiB = 2**20
-ISOLATION = {"netns": "network namespace, no network",
-             "socket-guard": "socket guard, Python-level only",
+ISOLATION = {"netns": "netns, no network", "socket-guard": "socket guard (Python-level)",
              "none": "isolation not confirmed"}
 
 
@@ -151,9 +150,10 @@ def outcome(result, limits: RunLimits) -> str:
 
 
 def sandbox_note(result, limits: RunLimits) -> str:
-    """`sandbox: network namespace, no network; limits 10 s, 512 MiB`."""
+    """`sandbox: netns, no network · limits 10 s, 512 MiB`."""
     isolation = ISOLATION.get(result.isolation, result.isolation)
-    return f"sandbox: {isolation}; limits {limits.timeout_s:g} s, {limits.memory_bytes // MiB} MiB"
+    return (f"sandbox: {isolation} · limits {limits.timeout_s:g} s, "
+            f"{limits.memory_bytes // MiB} MiB")
 
 
 def run_header(label: str, result, limits: RunLimits) -> str:

@@ -32,12 +32,13 @@ class AnswerCommands:
     """`/run`, `/test`, `/raw` and the key that toggles the raw view."""
 
     run_limits = RunLimits()
+    code_runner = staticmethod(run_code)  # (code, stdin, limits) -> SandboxResult; tests wrap it
     render_math = True
     _code_running = False
 
     async def cmd_raw(self: Any, args: str) -> None:
         raw = cmd.parse_raw(args)
-        await self.show_raw(not self.render_math if raw is None else raw)
+        await self.show_raw(self.render_math if raw is None else raw)  # None: toggle
 
     async def action_toggle_raw(self: Any) -> None:
         await self.guarded(self.show_raw(self.render_math))
@@ -79,7 +80,7 @@ class AnswerCommands:
     @work(thread=True, group="code", exit_on_error=False)
     def run_in_sandbox(self: Any, code: str, label: str, stdin: str | None) -> None:
         try:
-            result = run_code(code, stdin, self.run_limits)
+            result = self.code_runner(code, stdin, self.run_limits)
             report = run_report(f"/run {label}", result, self.run_limits)
             self._from_thread(self._code_done, report, result.passed)
         except Exception as exc:  # noqa: BLE001 - shown in the UI
@@ -90,7 +91,7 @@ class AnswerCommands:
         try:
             lines, passed = [], 0
             for i, sample in enumerate(samples, 1):
-                result = run_code(code, sample.input, self.run_limits)
+                result = self.code_runner(code, sample.input, self.run_limits)
                 ok = result.passed and same_output(sample.output, result.stdout_tail)
                 passed += ok
                 lines.append(_sample_line(i, ok, sample, result, self.run_limits))

@@ -55,8 +55,16 @@ class RunOutput(Static):
     """What /run or /test did: the header line (status, time, sandbox), then the output."""
 
     def __init__(self, text: str, passed: bool):
-        super().__init__(text, classes="run-output" + ("" if passed else " -failed"),
-                         markup=False)
+        from rich.text import Text
+
+        shown = Text(text)
+        shown.stylize("bold", 0, len(text.partition("\n")[0]))
+        for label in ("\nstdout:\n", "\nstderr:\n"):
+            at = text.find(label)
+            if at != -1:
+                shown.stylize("dim", at, at + len(label))
+        super().__init__(shown, classes="run-output" + ("" if passed else " -failed"))
+        self.text = text
 
 
 class ErrorMessage(Static):
