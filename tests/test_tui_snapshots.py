@@ -19,8 +19,8 @@ from fixtures.scripted_engine import Gate, ScriptedEngine, answer, thinking
 from fixtures.scripted_model import ScriptedModel
 from fixtures.tui_app import SIZE, loaded, make_app, send, until
 from vibe_local.coderun import run_code
-from vibe_local.tui.widgets import RunOutput
 from vibe_local.tui.screens import FitScreen
+from vibe_local.tui.widgets import RunOutput
 
 ANSWER_WITH_CODE = answer(
     "Sum the list with a loop, or use the built-in:\n\n",
