@@ -1,8 +1,9 @@
 """`vibe-local run -m MODEL [options] [PROMPT]`: one question, streamed answer.
 
 Piped stdin is put before PROMPT (`cat problem.txt | vibe-local run -m M "Solve this."`).
-On a terminal the thinking is shown dimmed, then the answer, then speed on stderr; when stdout
-is not a terminal the output is plain text, the thinking between <think> and </think> lines.
+On a terminal the thinking is shown dimmed, then the answer, then speed on stderr, with LaTeX
+math shown as Unicode (--raw: as written); when stdout is not a terminal the output is the plain
+text as generated, the thinking between <think> and </think> lines.
 Ctrl+C stops the generation and keeps what came. --json prints one object at the end.
 """
 
@@ -33,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("prompt", nargs="?", default="", help="the question (or pipe it in)")
     add_sampling_arguments(parser)
     parser.add_argument("--hide-thinking", action="store_true", help="print only the answer")
+    parser.add_argument("--raw", action="store_true",
+                        help="print LaTeX as written (on a terminal math is shown as Unicode)")
     parser.add_argument("--json", action="store_true",
                         help='print {"model", "quant", "thinking", "answer", "stats"}')
 
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
                  **resolve_options(args))
     with model:
-        printer = StreamPrinter(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json)
+        printer = StreamPrinter(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json,
+                                raw=args.raw)
         interrupted = False
         try:
             sampling = {name: getattr(args, name) for name in SAMPLING_FLAGS}

@@ -1,10 +1,13 @@
 """Print a streamed reply: thinking dimmed (or between <think> lines when piped), then the answer.
 
-Shared by `vibe-local run` and `vibe-local demo`, so both show a reply the same way.
+Shared by `vibe-local run` and `vibe-local demo`, so both show a reply the same way. On a
+terminal, LaTeX math is shown as Unicode (vibe_local.render; the boxed answer in reverse video,
+or framed ⟦ ⟧ under NO_COLOR) unless `raw`; piped output and --json keep the text as written.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 DIM, RESET = "\033[2m", "\033[0m"
@@ -13,9 +16,10 @@ DIM, RESET = "\033[2m", "\033[0m"
 class StreamPrinter:
     """Writes thinking and answer as they stream; remembers them for --json."""
 
-    def __init__(self, out, *, hide_thinking: bool, quiet: bool):
+    def __init__(self, out, *, hide_thinking: bool, quiet: bool, raw: bool = False):
         self.out, self.hide, self.quiet = out, hide_thinking, quiet
         self.tty = out.isatty()
+        self._math = None if raw or not self.tty else _math_streams()
         self.thinking: list[str] = []
         self.answer: list[str] = []
         self.stats = None
@@ -30,13 +34,14 @@ class StreamPrinter:
         elif isinstance(event, ThinkingDelta):
             self.thinking.append(event.text)
             if not self.hide:
-                self._write(self._open_thinking() + event.text)
+                self._write(self._open_thinking() + self._shown("thinking", event.text))
         else:
             self.answer.append(event.text)
-            self._write(self._close_thinking() + event.text)
+            self._write(self._close_thinking() + self._shown("answer", event.text))
 
     def finish(self, interrupted: bool) -> None:
-        self._write(self._close_thinking() + ("\n" if self.answer or self.thinking else ""))
+        end = "\n" if self.answer or self.thinking else ""
+        self._write(self._close_thinking() + self._shown("answer", None) + end)
         if self.quiet:
             return
         note = "stopped" if interrupted else (self.stats.finish_reason if self.stats else "")
@@ -57,9 +62,23 @@ class StreamPrinter:
         if not self._in_thinking:
             return ""
         self._in_thinking = False
-        return f"{RESET}\n\n" if self.tty else "\n</think>\n\n"
+        held = self._shown("thinking", None)
+        return f"{held}{RESET}\n\n" if self.tty else "\n</think>\n\n"
+
+    def _shown(self, kind: str, text: str | None) -> str:
+        """`text` with its math rendered (what is decided so far); None: the rest, at the end."""
+        if self._math is None:
+            return text or ""
+        return self._math[kind].flush() if text is None else self._math[kind].feed(text)
 
     def _write(self, text: str) -> None:
         if text and not self.quiet:
             self.out.write(text)
             self.out.flush()
+
+
+def _math_streams() -> dict:
+    from ..render import ANSI, PLAIN, MathStream
+
+    target = PLAIN if os.environ.get("NO_COLOR") else ANSI
+    return {"thinking": MathStream(target), "answer": MathStream(target)}
