@@ -100,7 +100,23 @@ def _checked(item: ManifestFile) -> ManifestFile:
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    return _digest_file(path, hashlib.sha256())
+
+
+def matches_checksum(path: Path, checksum: str) -> bool:
+    """Whether a file matches a checksum the Hub gives: a sha256 (LFS files; 64 hex digits) or
+    the git blob sha1 (files kept in git; 40 hex digits). Anything else matches nothing.
+    """
+    checksum = checksum.lower()
+    if len(checksum) == 64:
+        return sha256_file(path) == checksum
+    if len(checksum) == 40:  # git hashes "blob <size>\0" + content
+        header = b"blob %d\0" % path.stat().st_size
+        return _digest_file(path, hashlib.sha1(header)) == checksum
+    return False
+
+
+def _digest_file(path: Path, digest) -> str:
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
             digest.update(block)

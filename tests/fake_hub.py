@@ -43,6 +43,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LFS_THRESHOLD = 1024
+_METADATA = "<files metadata>"  # fault key of the info call with files_metadata=True
 LFS_SUFFIXES = (".safetensors", ".gguf")
 _TYPES = {"model": "models", "dataset": "datasets", "space": "spaces"}
 _REPO = r"(?P<repo>[^/?]+(?:/[^/?]+)?)"
@@ -98,6 +99,7 @@ class FakeHub:
         self.repos: dict[tuple[str, str], dict] = {}  # (type, id) -> {"main": sha, sha: files}
         self.requests: list[tuple[str, str, dict]] = []  # (method, raw path?query, headers)
         self._faults: dict[tuple[str, str, str], list] = {}  # (type, id, file) -> [fault, ...]
+        self.no_checksums: set[tuple[str, str]] = set()  # (type, id) listed without checksums
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._conns: set[socket.socket] = set()
@@ -142,6 +144,14 @@ class FakeHub:
     def corrupt(self, repo_id: str, filename: str, times: int = 1, *, repo_type: str = "model"):
         """Serve same-length altered bytes (middle byte flipped) under the original headers."""
         self._add_fault(repo_type, repo_id, filename, ("corrupt", 0), times)
+
+    def fail_metadata(self, repo_id: str, times: int = 1, *, repo_type: str = "model") -> None:
+        """Answer the next ``files_metadata=True`` info calls with a 500 (a Hub hiccup)."""
+        self._add_fault(repo_type, repo_id, _METADATA, ("fail", 0), times)
+
+    def hide_checksums(self, repo_id: str, *, repo_type: str = "model") -> None:
+        """List the repo's files without ``lfs``/``blobId`` (sizes only), as a poor mirror might."""
+        self.no_checksums.add((repo_type, repo_id))
 
     def _add_fault(self, repo_type, repo_id, filename, fault, times) -> None:
         with self._lock:
@@ -229,6 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
                     if name == "resolve":
                         return self._resolve(method, repo_type, g["repo"], g["path"], sha, files)
                     query = parse_qs(url.query) if name != "paths_info" else parse_qs(body.decode())
+                    if name == "info" and _true(query, "blobs") and \
+                            self.hub._pop_fault(repo_type, g["repo"], _METADATA):
+                        return self._json(500, {"error": "Internal Error"})
+                    if name == "info" and (repo_type, g["repo"]) in self.hub.no_checksums:
+                        query = {**query, "sizes_only": ["true"]}
                     return self._json(200, getattr(self, "_" + name)(g, sha, files, query))
                 except HubError as e:
                     return self._json(404, {"error": e.message}, e.code, e.commit)
@@ -240,7 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         siblings = []
         for path, f in files.items():
             siblings.append({"rfilename": path})
-            if _true(query, "blobs"):  # files_metadata=True
+            if _true(query, "blobs") and _true(query, "sizes_only"):  # hide_checksums()
+                siblings[-1].update(size=f.size)
+            elif _true(query, "blobs"):  # files_metadata=True
                 siblings[-1].update(size=f.size, blobId=f.git_oid)
                 if f.sha256:
                     siblings[-1]["lfs"] = {"sha256": f.sha256, "size": f.size,

@@ -171,3 +171,74 @@ def test_corrupted_download_is_refused_and_evicted(
     assert not (tmp_path / "out").exists()
     manifest = build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])  # re-downloaded
     assert manifest.entry("Q8_0") is not None
+
+
+@pytest.fixture
+def hub_repo(fake_hf, tiny_checkpoint: TinyCheckpoint):
+    """The tiny checkpoint on the fake Hub; (hub, first safetensors shard name)."""
+    files = {p.name: p for p in tiny_checkpoint.path.iterdir()}
+    fake_hf.add_repo("WeiboAI/Tiny-Qwen2", files)
+    return fake_hf, sorted(n for n in files if n.endswith(".safetensors"))[0]
+
+
+def _cached(tmp_path: Path, name: str) -> Path:
+    """The snapshot entry of `name` in the fake Hub test's huggingface_hub cache."""
+    cache = tmp_path / "hf_home" / "hub" / "models--WeiboAI--Tiny-Qwen2"
+    return next(cache.glob(f"snapshots/*/{name}"))
+
+
+def test_metadata_failing_after_the_download_still_checks_the_weights(hub_repo,
+                                                                      tmp_path: Path) -> None:
+    """The Hub's file list is unreachable after the transfer: each file is checked against the
+    checksum the Hub sent with it (the cached blob's name) instead of being accepted."""
+    from quantize.errors import SourceDownloadError
+
+    hub, shard = hub_repo
+    hub.corrupt("WeiboAI/Tiny-Qwen2", shard)
+    hub.fail_metadata("WeiboAI/Tiny-Qwen2")
+    with pytest.raises(SourceDownloadError, match="corrupted"):
+        build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])
+    assert sum(1 for m, p, _ in hub.requests if "blobs=" in p) == 1  # the failed metadata call
+    hub.fail_metadata("WeiboAI/Tiny-Qwen2")
+    assert build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"]).entry("Q8_0")
+
+
+def test_offline_the_cached_checkpoint_is_still_checked(hub_repo, tmp_path: Path,
+                                                        monkeypatch) -> None:
+    from hub_fixtures import set_hf_offline
+
+    from quantize.errors import SourceDownloadError
+
+    hub, shard = hub_repo
+    build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])
+    blob = _cached(tmp_path, shard).resolve()
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # bit rot in the cache
+    blob.write_bytes(bytes(data))
+    set_hf_offline(monkeypatch, True)
+    with pytest.raises(SourceDownloadError, match=f"{shard} from WeiboAI/Tiny-Qwen2 is corrupted"):
+        build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out2", ["Q8_0"])
+    assert not blob.exists()  # evicted: the next online run downloads it again
+
+
+def test_a_cached_file_with_no_checksum_is_refused_and_kept(hub_repo, tmp_path: Path,
+                                                            monkeypatch, capsys) -> None:
+    """Offline, a cache copy that is not stored under its checksum (a cache without symlinks)
+    cannot be checked: refused with what to do, and left where it is."""
+    from hub_fixtures import set_hf_offline
+
+    from quantize.cli import main
+
+    hub, shard = hub_repo
+    build_ladder("WeiboAI/Tiny-Qwen2", tmp_path / "out", ["Q8_0"])
+    entry = _cached(tmp_path, shard)
+    data = entry.read_bytes()
+    entry.unlink()
+    entry.write_bytes(data)  # a plain copy, as huggingface_hub writes where symlinks fail
+    set_hf_offline(monkeypatch, True)
+    code = main(["ladder", "WeiboAI/Tiny-Qwen2", "--out", str(tmp_path / "out2")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert code == 1 and len(errors) == 1  # (the rest is huggingface_hub's progress bar)
+    assert f"{shard} from WeiboAI/Tiny-Qwen2 cannot be verified" in errors[0]
+    assert "online" in errors[0]
+    assert entry.read_bytes() == data and not (tmp_path / "out2").exists()

@@ -161,6 +161,38 @@ def test_corrupted_download_is_refused(hub) -> None:
     assert pull("tiny:Q8_0", report=lambda line: None).pulled == ["Q8_0"]  # clean retry
 
 
+def test_a_download_the_hub_lists_no_checksum_for_is_refused_and_kept(hub, capsys,
+                                                                      ladder_dir) -> None:
+    hub.hide_checksums(GGUF_REPO)
+    assert main(["pull", "tiny:Q8_0"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "listed no checksum" in err
+    assert installed("tiny") is None
+    kept = list((Path(os.environ["VIBE_LOCAL_HOME"]) / "downloads").iterdir())
+    assert [p.read_bytes() for p in kept] == [(ladder_dir / "tiny-Q8_0.gguf").read_bytes()]
+
+    hub.no_checksums.clear()  # the Hub lists it again: the kept bytes are checked, not refetched
+    lines: list[str] = []
+    assert pull("tiny:Q8_0", report=lines.append).pulled == ["Q8_0"]
+    assert len(_gets(hub, "tiny-Q8_0.gguf")) == 1 and "sha256 ok" in lines[-2]
+    assert not list((Path(os.environ["VIBE_LOCAL_HOME"]) / "downloads").iterdir())
+
+
+def test_a_file_kept_in_git_is_checked_by_its_git_sha1(tmp_path: Path) -> None:
+    from vibe_local.download import RemoteFile, verify_download
+
+    data = b"GGUF" + bytes(range(256)) * 4
+    path = tmp_path / "small.gguf"
+    path.write_bytes(data)
+    git_sha1 = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    remote = RemoteFile("o/r", "small.gguf", "0" * 40, len(data), None, git_sha1)
+    verify_download(path, remote)  # matches: no error
+    path.write_bytes(data[:-1] + b"!")
+    with pytest.raises(CorruptDownloadError, match="git blob sha1"):
+        verify_download(path, remote)
+    assert not path.exists()
+
+
 def test_unknown_repo_is_a_clear_error(hub, capsys) -> None:
     assert main(["pull", "ghost:Q8_0"]) == 1
     err = capsys.readouterr().err

@@ -4,8 +4,9 @@ huggingface_hub (2.4) retries a dropped transfer only within one call, from its 
 10 MiB chunk, deletes its process-unique partial file on any other failure, and does not hash
 what it downloads. For multi-GB GGUF files we want more: the partial file is kept under
 `home_dir()/downloads/<sha256>.incomplete`, so the next `pull` continues with a Range request
-(through the client's own `http_get`), and the file becomes usable only after its sha256 matches
-the Hub's LFS metadata — then it is renamed into place.
+(through the client's own `http_get`), and the file becomes usable only after it matches the
+checksum the Hub lists (sha256 for LFS files, git blob sha1 otherwise) — then it is renamed into
+place. A file the Hub lists no checksum for is refused, its bytes kept for a later check.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorruptDownloadError, DownloadError, OfflineError
+from .errors import CorruptDownloadError, DownloadError, OfflineError, UnverifiedDownloadError
 from .paths import home_dir
 
 
@@ -28,6 +29,12 @@ class RemoteFile:
     commit: str
     size: int
     sha256: str | None  # LFS files only
+    blob_id: str | None = None  # git blob sha1, for files kept in git rather than LFS
+
+    @property
+    def checksum(self) -> str | None:
+        """What the Hub publishes to check the content by (None: nothing)."""
+        return self.sha256 or self.blob_id
 
 
 def downloads_dir() -> Path:
@@ -37,9 +44,13 @@ def downloads_dir() -> Path:
 
 def partial_path(remote: RemoteFile) -> Path:
     """The resumable partial file; keyed by content hash so a changed file never mixes in."""
-    key = remote.sha256 or f"{remote.repo.replace('/', '--')}--{remote.commit}--" \
+    return downloads_dir() / f"{remote.sha256 or _commit_key(remote)}.incomplete"
+
+
+def _commit_key(remote: RemoteFile) -> str:
+    """The key of a file the Hub gave no sha256 for: the commit pins its content too."""
+    return f"{remote.repo.replace('/', '--')}--{remote.commit}--" \
         f"{remote.filename.replace('/', '--')}"
-    return downloads_dir() / f"{key}.incomplete"
 
 
 def fetch_file(remote: RemoteFile, target: Path,
@@ -49,6 +60,7 @@ def fetch_file(remote: RemoteFile, target: Path,
     Raises:
         DownloadError: the transfer failed (the partial file is kept; run again to resume).
         CorruptDownloadError: the complete file does not match its sha256 (it is deleted).
+        UnverifiedDownloadError: the Hub lists no checksum for it (the bytes are kept).
     """
     from huggingface_hub import hf_hub_url
     from huggingface_hub.file_download import http_get
@@ -58,6 +70,7 @@ def fetch_file(remote: RemoteFile, target: Path,
 
     partial = partial_path(remote)
     partial.parent.mkdir(parents=True, exist_ok=True)
+    _adopt_unverified(remote, partial)
     done = partial.stat().st_size if partial.exists() else 0
     if done > remote.size:  # not ours to continue: start again
         partial.unlink()
@@ -67,34 +80,49 @@ def fetch_file(remote: RemoteFile, target: Path,
     url = hf_hub_url(remote.repo, remote.filename, revision=remote.commit)
     try:
         with open(partial, "ab") as f:
-            http_get(url, f, resume_size=done, headers=build_hf_headers(),
-                     expected_size=remote.size, displayed_filename=remote.filename)
+            if not done or done < remote.size:  # complete but unverified last time: just check
+                http_get(url, f, resume_size=done, headers=build_hf_headers(),
+                         expected_size=remote.size, displayed_filename=remote.filename)
     except hub_errors() as exc:
         have = partial.stat().st_size if partial.exists() else 0
         raise hub_error(exc, remote.repo, revision=remote.commit, filename=remote.filename,
                         fix=f"{have / 2**20:,.1f} of {remote.size / 2**20:,.1f} MiB are kept, "
                         "run the same command again to resume") from None
-    verify_sha256(partial, remote)
+    verify_download(partial, remote)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(partial, target)  # same filesystem: the store is under home_dir() too
     return target
 
 
-def verify_sha256(path: Path, remote: RemoteFile) -> None:
-    """Refuse (and delete) a file whose sha256 differs from the Hub's.
+def verify_download(path: Path, remote: RemoteFile) -> None:
+    """Refuse a file that does not match the Hub's checksum, or that has none to check.
 
     Raises:
         CorruptDownloadError: mismatch; the file was removed so the next pull starts clean.
+        UnverifiedDownloadError: the Hub listed no checksum for it; the bytes are kept and
+            checked (not downloaded again) when the command is run again.
     """
-    from quantize.manifest import sha256_file
+    from quantize.manifest import matches_checksum
 
-    if remote.sha256 is None:
-        return  # not an LFS file: the Hub publishes no sha256 (GGUF files always are LFS)
-    if sha256_file(path) != remote.sha256:
+    if remote.checksum is None:
+        raise UnverifiedDownloadError(
+            f"{remote.filename} from {remote.repo} was downloaded but the Hub listed no "
+            f"checksum for it, so it was not used; the bytes are kept in {path}: run the same "
+            "command again to check them once the Hub lists it (is HF_ENDPOINT a mirror that "
+            "leaves out file metadata?)")
+    if not matches_checksum(path, remote.checksum):
         path.unlink(missing_ok=True)
         raise CorruptDownloadError(
-            f"{remote.filename} from {remote.repo} is corrupted (its sha256 does not match the "
-            "Hub's); it was deleted, run the command again to download it afresh")
+            f"{remote.filename} from {remote.repo} is corrupted (its "
+            f"{'sha256' if remote.sha256 else 'git blob sha1'} does not match the Hub's); it was "
+            "deleted, run the command again to download it afresh")
+
+
+def _adopt_unverified(remote: RemoteFile, partial: Path) -> None:
+    """Continue from bytes kept under the commit key when the Hub gave no sha256 last time."""
+    kept = downloads_dir() / f"{_commit_key(remote)}.incomplete"
+    if kept != partial and kept.exists() and not partial.exists():
+        os.replace(kept, partial)
 
 
 def hub_error(exc: BaseException, repo: str, *, revision: str | None = None,

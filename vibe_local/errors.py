@@ -51,6 +51,10 @@ class CorruptDownloadError(VibeLocalError, ValueError):
     """A downloaded file does not match its published sha256; it was discarded."""
 
 
+class UnverifiedDownloadError(VibeLocalError, ValueError):
+    """The Hub listed no checksum for a downloaded file, so it was not used (bytes kept)."""
+
+
 class DiskSpaceError(VibeLocalError, OSError):
     """Not enough free disk space for a pull; refused before anything was downloaded."""
 

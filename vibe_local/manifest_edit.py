@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantize.manifest import Manifest, ManifestFile, load_manifest
+from quantize.manifest import Manifest, ManifestFile, load_manifest, sha256_file
 
 from . import __version__
 from .catalog import CatalogEntry
@@ -18,7 +18,7 @@ from .errors import InvalidModelError
 
 def add_gguf(entry: CatalogEntry, directory: Path, quant: str, path: Path,
              remote: RemoteFile) -> ManifestFile:
-    """List a downloaded, sha256-verified GGUF file in the directory's manifest.
+    """List a downloaded, checksum-verified GGUF file in the directory's manifest.
 
     The sha256 is the Hub's (already checked), so the multi-GB file is not hashed twice; bits
     per weight and file type come from the GGUF header.
@@ -40,7 +40,8 @@ def add_gguf(entry: CatalogEntry, directory: Path, quant: str, path: Path,
         gguf_architecture=str(header.fields.get("general.architecture", "")),
         parameters=entry.parameters, master="", created_by=f"vibe-local {__version__} pull")
     ftype = header.fields.get("general.file_type")
-    item = ManifestFile(quant, path.name, path.stat().st_size, remote.sha256 or "",
+    sha256 = remote.sha256 or sha256_file(path)  # a file kept in git was checked by sha1
+    item = ManifestFile(quant, path.name, path.stat().st_size, sha256,
                         option.bpw, -1 if ftype is None else int(ftype))
     manifest.put(item)
     manifest.save(directory)

@@ -72,6 +72,7 @@ def pull(ref: str, *, report: Report = print) -> PullResult:
         ModelNotFoundError: unknown id. InvalidRequestError: a quant not in the ladder.
         OfflineError: HF_HUB_OFFLINE or no network, and the files are not cached.
         DownloadError: unknown repo, failed transfer (resumable). CorruptDownloadError.
+        UnverifiedDownloadError: the Hub lists no checksum for a file (its bytes are kept).
         DiskSpaceError: not enough free space; refused before downloading.
         DoesNotFitError: auto, and no quant fits this machine.
     """
@@ -211,9 +212,9 @@ def _is_checkpoint_file(name: str) -> bool:
 
 
 def _remote(repo: str, commit: str, sibling) -> RemoteFile:
-    lfs = sibling.lfs
+    lfs = sibling.lfs  # for an LFS file blob_id is the pointer's hash, not the content's
     return RemoteFile(repo, sibling.rfilename, commit, int(sibling.size or 0),
-                      lfs.sha256 if lfs else None)
+                      lfs.sha256 if lfs else None, None if lfs else sibling.blob_id)
 
 
 def _in_hf_cache(remote: RemoteFile) -> bool:
@@ -280,7 +281,8 @@ def _fetch_ggufs(plan: PullPlan, target: Path, report: Report) -> None:
         if not _copy_from_hf_cache(remote, path):
             fetch_file(remote, path, report)
         add_gguf(plan.entry, target, quant, path, remote)
-        report(f"{plan.entry.id}: {quant} verified ({remote.size / 2**20:,.1f} MiB, sha256 ok)")
+        kind = "sha256" if remote.sha256 else "git blob sha1"
+        report(f"{plan.entry.id}: {quant} verified ({remote.size / 2**20:,.1f} MiB, {kind} ok)")
 
 
 def _copy_from_hf_cache(remote: RemoteFile, path: Path) -> bool:
@@ -288,10 +290,11 @@ def _copy_from_hf_cache(remote: RemoteFile, path: Path) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     from quantize.atomic import atomic_output
-    from quantize.manifest import sha256_file
+    from quantize.manifest import matches_checksum
 
     cached = try_to_load_from_cache(remote.repo, remote.filename, revision=remote.commit)
-    if not isinstance(cached, str) or sha256_file(Path(cached)) != remote.sha256:
+    if not isinstance(cached, str) or remote.checksum is None \
+            or not matches_checksum(Path(cached), remote.checksum):
         return False
     with atomic_output(path) as temp:
         try:
