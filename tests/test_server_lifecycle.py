@@ -71,6 +71,17 @@ def test_disconnect_mid_stream_cancels_the_generation(server, model) -> None:
     assert status == 200 and reply["choices"][0]["message"]["content"] == "answer two"
 
 
+def test_streams_read_to_the_end_count_as_completed(server, model) -> None:
+    use(model, "solve")
+    before = _queue(server)
+    for _ in range(5):
+        status, _, text = call(server.url, "POST", "/v1/chat/completions",
+                               chat_body(stream=True))
+        assert status == 200 and text.rstrip().endswith("data: [DONE]")
+    _wait(lambda: _queue(server)["completed"] == before["completed"] + 5)
+    assert _queue(server)["cancelled"] == before["cancelled"]
+
+
 def test_disconnect_while_waiting_for_a_whole_reply_cancels_it(server, model) -> None:
     use(model, "ramble", opened=True)
     before = _queue(server)

@@ -50,6 +50,7 @@ class Reply:
     model_id: str
     id: str = ""
     created: int = 0
+    finished: bool = False  # the Done event arrived: nothing left to cancel
 
     def __post_init__(self) -> None:
         kind = "cmpl" if self.request.raw else "chatcmpl"
@@ -61,6 +62,7 @@ class Reply:
             if isinstance(item, Exception):
                 raise _as_api_error(item)
             if isinstance(item, Done):
+                self.finished = True
                 for piece in self.shaper.flush():
                     yield piece
                 yield item
@@ -132,7 +134,8 @@ async def sse(reply: Reply, queue: GenerationQueue) -> AsyncIterator[str]:
         yield _event(exc.body())
         yield "data: [DONE]\n\n"
     finally:
-        queue.cancel(reply.job)  # no-op when it finished; stops it when the client went away
+        if not reply.finished:  # the client went away (or the stream failed): stop the job
+            queue.cancel(reply.job)
 
 
 def _chunk(reply: Reply, delta: dict[str, str], text: str = "") -> dict[str, Any]:
