@@ -39,11 +39,18 @@ class QuantRow:
     bpw: float
     fidelity: FidelityStats | None = None
     task: Any = None  # accuracy.TaskResult, when a task ran
+    endpoint: str | None = None  # an OpenAI-compatible server's URL instead of a local file
 
     def to_dict(self) -> dict:
         return {"quant": self.quant, "file": str(self.path), "bytes": self.bytes, "bpw": self.bpw,
                 "fidelity": self.fidelity.to_dict() if self.fidelity else None,
-                "task": self.task.to_dict() if self.task is not None else None}
+                "task": self.task.to_dict() if self.task is not None else None,
+                "endpoint": self.endpoint}
+
+
+def endpoint_row(endpoint: Any) -> QuantRow:
+    """A row for a model served elsewhere (bench/endpoint.py): accuracy only, no file."""
+    return QuantRow(f"{endpoint.model} (endpoint)", Path(), 0, 0.0, endpoint=endpoint.url)
 
 
 @dataclass
@@ -95,7 +102,8 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
                 think_budget: int | None = None, max_tokens: int | None = None,
                 ctx: int = DEFAULT_CTX, chunks: int | None = None, top_k: int = DEFAULT_TOP_K,
                 fidelity: bool = True, threads: int | None = None, gpu_layers: int = 0,
-                assume_yes: bool = False, progress: Progress | None = None) -> QualityReport:
+                assume_yes: bool = False, progress: Progress | None = None,
+                endpoint: Any = None) -> QualityReport:
     """Measure fidelity (and task accuracy) of each quant of `model` against its 16-bit file.
 
     Args:
@@ -109,6 +117,8 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
         top_k: reference log-probs kept per token; the KLD is exact if the vocabulary ≤ top_k.
         fidelity: False skips the KLD passes (accuracy only).
         progress: called with one line per step.
+        endpoint: a `bench.endpoint.EndpointModel`: its task accuracy becomes one more row,
+            asked with the same items and seeds (needs `task`).
 
     Raises:
         ModelNotFoundError, InvalidModelError: the model is missing or unreadable.
@@ -133,6 +143,10 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
         report.task = {"name": task, **settings}
         for row in [ref_row, *rows]:
             row.task = _accuracy(row, task_obj, settings, threads, progress)
+        if endpoint is not None:
+            report.rows.append(endpoint_row(endpoint))
+            report.rows[-1].task = _accuracy(report.rows[-1], task_obj, settings, threads,
+                                             progress, model=endpoint)
     return report
 
 
@@ -170,7 +184,8 @@ def _measure_fidelity(report: QualityReport, corpus: str | Path | None, *, ctx: 
 
 
 def _accuracy(row: QuantRow, task: Any, settings: dict, threads: int | None,
-              progress: Progress | None) -> Any:
+              progress: Progress | None, model: Any = None) -> Any:
+    """Task accuracy of the row's file, or of `model` (an endpoint) when given."""
     from ..api import load
     from .accuracy import evaluate
 
@@ -178,8 +193,11 @@ def _accuracy(row: QuantRow, task: Any, settings: dict, threads: int | None,
     name = task.name
     say = (lambda done, total: progress(f"{row.quant}: {name} {done}/{total}")) \
         if progress else None
-    with load(row.path, threads=threads) as model:
+    if model is not None:
         result = evaluate(model, task, progress=say, **settings)
+    else:
+        with load(row.path, threads=threads) as local:
+            result = evaluate(local, task, progress=say, **settings)
     if progress is not None:
         progress(f"{row.quant}: {result.summary()} ({time.perf_counter() - start:.0f} s)")
     return result

@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "generated corpus (default 0)")
     task.add_argument("--think-budget", type=int, help="close the thinking after N tokens")
     task.add_argument("--max-tokens", type=int, help="cap each reply at N tokens")
+    remote = parser.add_argument_group("a model served elsewhere (task accuracy only)")
+    remote.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible server's /v1 URL "
+                        "(vibe-local serve, vLLM, llama-server): measured alone, or as one more "
+                        "row next to --quants")
+    remote.add_argument("--api-key", help="key for --endpoint (env VIBE_LOCAL_API_KEY)")
+    remote.add_argument("--endpoint-model", metavar="ID",
+                        help="model id to ask --endpoint for (default: the first it lists)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="full statistics as JSON")
     out.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown report")
@@ -63,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.no_kld and not args.task:
         raise InvalidRequestError("--no-kld leaves nothing to measure; add --task NAME")
+    endpoint = _endpoint(args)
+    if endpoint is not None and not args.quants:
+        return _endpoint_only(endpoint, args)
     if args.plot is not None:
         _check_plot_available()
     quants = [q.strip() for q in args.quants.split(",") if q.strip()] if args.quants else None
@@ -71,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, greedy=args.greedy, think_budget=args.think_budget,
         max_tokens=args.max_tokens, ctx=args.ctx, chunks=args.chunks, top_k=args.top_k,
         fidelity=not args.no_kld, threads=args.threads, gpu_layers=args.gpu_layers,
-        assume_yes=args.yes, progress=_to_stderr)
+        assume_yes=args.yes, progress=_to_stderr, endpoint=endpoint)
     if args.markdown is not None:
         from quantize.atomic import atomic_output
 
@@ -83,6 +93,42 @@ def run(args: argparse.Namespace) -> int:
 
         _to_stderr(f"wrote {write_plot(report, args.plot)}")
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_quality_table(report))
+    return 0
+
+
+def _endpoint(args: argparse.Namespace):
+    """The --endpoint model (checked to answer before any local work), or None."""
+    import os
+
+    from ..errors import InvalidRequestError
+    from .endpoint import EndpointModel
+
+    if args.endpoint is None:
+        return None
+    if not args.task:
+        raise InvalidRequestError("--endpoint measures task accuracy; add --task NAME")
+    if not args.quants and (args.markdown or args.plot):
+        raise InvalidRequestError("--markdown and --plot report a local ladder; with --endpoint "
+                                  "add --quants to put the endpoint in that report")
+    key = args.api_key or os.environ.get("VIBE_LOCAL_API_KEY")
+    return EndpointModel(args.endpoint, key, args.endpoint_model)
+
+
+def _endpoint_only(endpoint, args: argparse.Namespace) -> int:
+    """Task accuracy of the endpoint alone (no --quants): one line, or --json."""
+    from .accuracy import evaluate
+    from .tasks import get_task
+
+    task = get_task(args.task)
+    result = evaluate(endpoint, task, limit=args.limit, samples=args.samples, seed=args.seed,
+                      greedy=args.greedy, think_budget=args.think_budget,
+                      max_tokens=args.max_tokens,
+                      progress=lambda done, total: _to_stderr(f"{args.task} {done}/{total}"))
+    if args.json:
+        print(json.dumps({"endpoint": endpoint.url, "model": endpoint.model,
+                          "task": result.to_dict()}, indent=2))
+    else:
+        print(f"{endpoint.model} at {endpoint.url}: {result.summary()}")
     return 0
 
 

@@ -70,7 +70,8 @@ def write_plot(report: QualityReport, target: str | Path) -> Path:
                        [r.fidelity.kld_err for r in measured],
                        dict(higher_is_better=False, ylabel="mean KLD (nats, log scale)",
                             log=True)))
-    scored = [r for r in [report.reference, *report.rows] if r.task is not None]
+    scored = [r for r in [report.reference, *report.rows] if r.task is not None
+              and not r.endpoint]  # no file size to plot it at
     if scored:
         name = report.task["name"] if report.task else "task"
         panels.append(([r.quant for r in scored], [r.bytes / 1e6 for r in scored],

@@ -28,9 +28,13 @@ def _accuracy(row: QuantRow) -> str:
     return f"{100 * row.task.accuracy:.1f} ± {100 * row.task.stderr:.1f} %"
 
 
+def _size(row: QuantRow) -> str:
+    return "remote" if row.endpoint else human_bytes(row.bytes)
+
+
 def _compact_cells(row: QuantRow, reference: bool = False) -> list[str]:
     f = row.fidelity
-    cells = [row.quant, human_bytes(row.bytes), f"{row.bpw:.2f}"]
+    cells = [row.quant, _size(row), "" if row.endpoint else f"{row.bpw:.2f}"]
     if f is None:
         return cells + ["(reference)" if reference else "", "", "", ""]
     return cells + [f"{f.kld_mean:.6f} ± {f.kld_err:.6f}", f"{100 * f.same_top:.2f} %",
@@ -135,7 +139,7 @@ def _fidelity_tables(report: QualityReport) -> list[str]:
 def _task_table(report: QualityReport) -> list[str]:
     if not report.task:
         return []
-    rows = [[r.quant, human_bytes(r.bytes), _accuracy(r), str(r.task.n_items),
+    rows = [[r.quant, _size(r), _accuracy(r), str(r.task.n_items),
              str(r.task.samples), f"{r.task.seconds:.0f}"]
             for r in [report.reference, *report.rows] if r.task is not None]
     settings = ", ".join(f"{k} {v}" for k, v in report.task.items() if k != "name")
