@@ -109,7 +109,7 @@ class Model:
         if raw:
             if not isinstance(messages, str) or not messages.strip():
                 raise InvalidRequestError("a raw prompt must be a non-empty string")
-            prompt_text = messages
+            prompt_text = unicodedata.normalize("NFC", messages)  # as Qwen2's tokenizer does
         else:
             prompt_text = self.template.render(_as_messages(messages))
         tokens = self._llm.tokenize(prompt_text.encode("utf-8"), add_bos=False, special=True)

@@ -53,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
     api_key = _api_key(args)
     warning = check_bind(args.host, api_key, args.no_auth)
     sock = bind(args.host, args.port)  # before loading: a taken port fails in a second
-    model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
-                 **resolve_options(args))
+    try:
+        model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
+                     **resolve_options(args))
+    except BaseException:
+        sock.close()
+        raise
     config = ServerConfig(model_id=served_id(args.model), api_key=api_key,
                           max_queue=args.max_queue, think_budget=args.think_budget)
     with model:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -133,7 +133,8 @@ async def _generate(request: Request, parse) -> Response:
     state: _State = request.app.state.vibe
     generation = parse(await _read_json(request, state.config.max_body_bytes), state.names)
     if "think_budget" not in generation.sampling and state.config.think_budget is not None:
-        generation.sampling["think_budget"] = state.config.think_budget
+        sampling = {**generation.sampling, "think_budget": state.config.think_budget}
+        generation = replace(generation, sampling=sampling)
     prompt_text = await _encode(state.model, generation.prompt, generation.raw)
     shaper = Shaper(generation.split_reasoning, generation.stops,
                     ChatTemplate.opens_thinking(prompt_text))

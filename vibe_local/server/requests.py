@@ -135,7 +135,8 @@ def _check_fields(body: dict[str, Any], known: set[str]) -> None:
         raise ApiError(400, f"unrecognized request argument(s): {', '.join(unknown)}",
                        param=unknown[0], code="unknown_parameter")
     for name in _ZERO_BY_DEFAULT:
-        if body.get(name) not in (None, 0, 0.0, 1.0 if name == "repeat_penalty" else 0):
+        neutral = 1.0 if name == "repeat_penalty" else 0.0  # the value that changes nothing
+        if body.get(name) not in (None, neutral):
             raise unsupported(name, "VibeThinker is evaluated without penalties; leave it out")
     if body.get("logit_bias"):
         raise unsupported("logit_bias", "token biases are not applied")
