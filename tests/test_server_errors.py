@@ -54,6 +54,7 @@ def _error(response) -> dict:
     (chat_body(max_tokens=0), "max_tokens"),
     (chat_body(max_tokens=True), "max_tokens"),
     (chat_body(seed="seven"), "seed"),
+    (chat_body(seed=-1), "seed"),
     (chat_body(thinking_budget_tokens=-5), "think_budget"),
     (chat_body(stop=["a", "b", "c", "d", "e"]), "stop"),
     (chat_body(stop=[""]), "stop"),

@@ -18,6 +18,8 @@ Measured per round:
   server in the last chunk's `vibe_local` field), and the rate the client receives text
   ((chunks - 1) / time from the first to the last piece).
 Targets from issue 13: server tokens/s >= 0.97x in-process; added TTFT <= 15 ms (median of 10).
+Then a follow-up turn of a conversation whose first turn is ~500 tokens: its time to first
+token with the conversation's prefix in the KV cache, and after an unrelated request evicted it.
 Not a test: it reports figures measured in one run.
 """
 
@@ -92,10 +94,39 @@ def through_server(url: str, n: int, tokens: int) -> dict:
             "client_tps": client_tps}
 
 
-def start_server(path: Path) -> tuple[subprocess.Popen, str]:
+LONG = ("The quick brown fox jumps over the lazy dog while the old man reads a book about the "
+        "history of the river and the mountains that surround the small village. ") * 16
+
+
+def follow_up(url: str, tokens: int) -> dict:
+    """TTFT of a second turn with the first turn cached (warm) and not (cold), via the server."""
+    first = [{"role": "user", "content": LONG + "Summarize this."}]
+    reply = _post(url, {"messages": first, "max_tokens": tokens, "seed": 1,
+                        "reasoning_format": "none", **SAMPLING})
+    turn = [*first, {"role": "assistant", "content": reply["choices"][0]["message"]["content"]},
+            {"role": "user", "content": "Now say it in one word."}]
+    warm = _post(url, {"messages": turn, "max_tokens": 2, "seed": 1, **SAMPLING})
+    _post(url, {"messages": [{"role": "user", "content": "Unrelated."}], "max_tokens": 2})
+    cold = _post(url, {"messages": turn, "max_tokens": 2, "seed": 1, **SAMPLING})
+    return {name: (r["usage"]["prompt_tokens"], r["usage"]["prompt_tokens_details"][
+        "cached_tokens"], r["choices"][0]["vibe_local"]["time_to_first_token_s"])
+            for name, r in (("warm", warm), ("cold", cold))}
+
+
+def _post(url: str, body: dict) -> dict:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=600)
+    conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                 {"Content-Type": "application/json"})
+    answer = json.loads(conn.getresponse().read())
+    conn.close()
+    return answer
+
+
+def start_server(path: Path, ctx: int) -> tuple[subprocess.Popen, str]:
     """`vibe-local serve` on a free port, with the same context as the in-process model."""
     command = [sys.executable, "-m", "vibe_local.cli", "serve", "-m", str(path), "--port", "0",
-               "--ctx", "2048"]
+               "--ctx", str(ctx)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     for line in process.stderr:
         found = re.search(r"API at (http://\S+)/v1", line)
@@ -110,15 +141,17 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vibe-serve-bench"))
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--ctx", type=int, default=2048, help="context (the follow-up turn "
+                        "runs from 2048)")
     args = parser.parse_args()
     import vibe_local
 
     path = args.model or model_file(args.workdir)
-    model = vibe_local.load(path, ctx=2048)
-    process, url = start_server(path)
+    model = vibe_local.load(path, ctx=args.ctx)
+    process, url = start_server(path, args.ctx)
     try:
-        in_process(model, -1, 8)  # warm-up, both sides
-        through_server(url, -2, 8)
+        in_process(model, 10**6, 8)  # warm-up, both sides
+        through_server(url, 10**6 + 1, 8)
         ours, served = [], []
         for n in range(args.rounds):
             ours.append(in_process(model, n, args.tokens))
@@ -127,11 +160,15 @@ def main() -> None:
                   f"{ours[-1]['engine_tps']:.2f} t/s | server ttft "
                   f"{served[-1]['ttft'] * 1e3:.1f} ms {served[-1]['engine_tps']:.2f} t/s "
                   f"(client sees {served[-1]['client_tps']:.2f})", flush=True)
+        turns = follow_up(url, args.tokens) if args.ctx >= 2048 else {}
     finally:
         process.terminate()
         process.wait(30)
         model.close()
     report(path, ours, served)
+    for name, (prompt, cached, ttft) in turns.items():
+        print(f"follow-up turn, {name}: {prompt} prompt tokens, {cached} cached, time to first "
+              f"token {ttft * 1e3:.0f} ms")
 
 
 def report(path: Path, ours: list[dict], served: list[dict]) -> None:

@@ -3,15 +3,16 @@
 OpenAI's server refuses parameters it does not know, and silently ignoring one (`n: 3`, `tools`)
 gives a client wrong answers without saying so; so a field is either used, accepted because it
 changes nothing here (`user`, `n: 1`, zero penalties), or refused with a message naming it.
-The sampling rules live in one function, `sampling_overrides`.
+Sampling values go through the project's shared rules (`sampling_rules`), as the CLI's do.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidRequestError
+from ..sampling_rules import check_sampling_value
 from .errors import ApiError, bad_request, unsupported
 
 REASONING_FORMATS = ("auto", "deepseek", "none")  # llama-server's names; "none" = raw tags
@@ -98,35 +99,21 @@ def parse_completion(body: dict[str, Any], model_names: set[str]) -> GenerationR
 
 
 def sampling_overrides(body: dict[str, Any], max_tokens: Any) -> dict[str, Any]:
-    """`Model.stream` overrides from the request; what it leaves out stays the model's default
-    (the catalogue's recommended sampling, never silently greedy). Raises ApiError."""
-    checks = {"temperature": (float, 0.0, 2.0), "top_p": (float, 0.0, 1.0),
-              "min_p": (float, 0.0, 1.0), "top_k": (int, 0, None), "seed": (int, None, None),
-              "max_tokens": (int, 1, None), "think_budget": (int, 0, None)}
+    """`Model.stream` overrides from the request, checked by the project's one set of sampling
+    rules (`sampling_rules`); what the request leaves out stays the model's default (the
+    catalogue's recommended sampling, never silently greedy). Raises ApiError."""
     values = {name: body.get(name) for name in ("temperature", "top_p", "min_p", "top_k", "seed")}
     values["max_tokens"] = max_tokens
     values["think_budget"] = _first(body, "thinking_budget_tokens", "reasoning_budget_tokens")
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if value is not None:
-            kind, low, high = checks[name]
-            out[name] = _number(name, value, kind, low, high)
-    if out.get("top_p") == 0.0:
-        raise bad_request("top_p must be above 0 (1 keeps every token)", param="top_p")
+        if value is None:
+            continue
+        try:
+            out[name] = check_sampling_value(name, value)
+        except InvalidRequestError as exc:
+            raise bad_request(str(exc), param=name) from None
     return out
-
-
-def _number(name: str, value: Any, kind: type, low: float | None, high: float | None):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok or (isinstance(value, float) and not math.isfinite(value)):
-        raise bad_request(f"'{name}' must be {'an integer' if kind is int else 'a number'}, "
-                          f"not {value!r}", param=name)
-    if (low is not None and value < low) or (high is not None and value > high):
-        span = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise bad_request(f"'{name}' must be {span}, not {value}", param=name)
-    return kind(value)
 
 
 def _check_fields(body: dict[str, Any], known: set[str]) -> None:
