@@ -7,7 +7,9 @@ Both isolations are tested: the namespace one where this kernel allows it, and t
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,16 +130,63 @@ def test_process_spawning_is_disabled() -> None:
         assert not result.passed and "disabled in the vibe-local sandbox" in result.stderr_tail
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="Linux does not apply RLIMIT_NPROC to root")
+FORK_BOMB = ("import ctypes, os, sys, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "for n in range(200):\n    pid = libc.fork()\n"
+             "    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
+             "    if pid < 0:\n        print('refused after', n)\n        sys.exit(5)\n")
+NOBODY = 65534
+
+
+def test_the_process_limit_is_set_in_the_program() -> None:
+    result = run_untrusted("import resource\nprint(resource.getrlimit(resource.RLIMIT_NPROC))",
+                           max_processes=16)
+    assert result.passed and result.stdout_tail == "(16, 16)\n"
+
+
 def test_process_limit_stops_a_fork_bomb() -> None:
-    """Bounded on purpose: 200 sleeping children at most, through libc's fork (os.fork is off)."""
-    code = ("import ctypes, os, sys, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-            "for n in range(200):\n    pid = libc.fork()\n"
-            "    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
-            "    if pid < 0:\n        print('refused after', n)\n        sys.exit(5)\n")
-    result = run_untrusted(code, max_processes=16, timeout_s=20)
-    assert result.exit_code == 5 and "refused after" in result.stdout_tail
+    """Bounded on purpose: 200 sleeping children at most, through libc's fork (os.fork is off).
+
+    Linux does not enforce RLIMIT_NPROC for root, so as root the sandbox is run by a child that
+    has become an ordinary user (nobody), which is what the limit is for.
+    """
+    if os.geteuid() != 0:
+        result = run_untrusted(FORK_BOMB, max_processes=16, timeout_s=20)
+        assert result.exit_code == 5 and "refused after" in result.stdout_tail
+        return
+    python = _python_for_nobody()
+    if python is None:
+        pytest.skip("running as root (exempt from RLIMIT_NPROC) and no Python >= 3.10 that user "
+                    "nobody may run, so the process limit cannot be checked here")
+    call = ("import json, sys\nfrom vibe_local.bench.sandbox import run_untrusted\n"
+            "r = run_untrusted(sys.stdin.read(), max_processes=16, timeout_s=20)\n"
+            "print(json.dumps([r.exit_code, r.stdout_tail, r.isolation]))\n")
+    child = subprocess.run([python, "-c", call], input=FORK_BOMB, capture_output=True, text=True,
+                           timeout=60, cwd="/", **_AS_NOBODY,
+                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    assert child.returncode == 0, child.stderr
+    exit_code, stdout, _ = json.loads(child.stdout)
+    assert exit_code == 5 and "refused after" in stdout
+
+
+REPO = Path(__file__).parents[1]
+_AS_NOBODY = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+
+
+def _python_for_nobody() -> str | None:
+    """An interpreter user nobody can run that can import the sandbox from this checkout (the
+    sandbox needs only the standard library); the test's own may sit under root's home."""
+    check = "import sys, vibe_local.bench.sandbox; print(sys.version_info >= (3, 10))"
+    for python in dict.fromkeys([sys.executable, os.path.realpath(sys.executable),
+                                 shutil.which("python3"), "/usr/bin/python3"]):
+        try:
+            out = subprocess.run([python, "-c", check], capture_output=True, text=True,
+                                 timeout=30, cwd="/", env={"PYTHONPATH": str(REPO)},
+                                 **_AS_NOBODY)
+        except (OSError, TypeError):  # cannot be executed by nobody (or not found)
+            continue
+        if out.stdout.strip() == "True":
+            return python
+    return None
 
 
 def test_runs_in_a_fresh_temporary_directory_that_is_removed() -> None:

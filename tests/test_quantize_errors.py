@@ -125,24 +125,37 @@ def _drop_tensor(shard: Path, name: str) -> None:
     write_safetensors(shard, kept)
 
 
-def test_disk_full_leaves_nothing_behind(tiny_checkpoint: TinyCheckpoint, tmp_path: Path) -> None:
-    """A real full disk: a 1 MiB tmpfs in a private mount namespace (needs `unshare`)."""
-    unshare = shutil.which("unshare")
-    if unshare is None or subprocess.run([unshare, "-rm", "true"]).returncode != 0:
-        pytest.skip("user and mount namespaces are not available here")
-    mount_dir = tmp_path / "small-disk"
-    mount_dir.mkdir()
-    script = (
-        f"mount -t tmpfs -o size=1m tmpfs {mount_dir} && "
-        f"{sys.executable} -m quantize.cli convert {tiny_checkpoint.path} "
-        f"-o {mount_dir}/model.gguf; code=$?; ls -A {mount_dir}; exit $code"
-    )
+@pytest.mark.parametrize("disk", ["tmpfs", "file-size-limit"])
+def test_disk_full_leaves_nothing_behind(tiny_checkpoint: TinyCheckpoint, tmp_path: Path,
+                                         disk: str) -> None:
+    """A real full disk (a 1 MiB tmpfs in a private mount namespace, needs `unshare`) and, where
+    namespaces are not allowed, the same failure through RLIMIT_FSIZE: the kernel refuses the
+    write past 1 MiB (EFBIG) just as a full disk does (ENOSPC)."""
+    out_dir = tmp_path / "small-disk"
+    out_dir.mkdir()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    result = subprocess.run([unshare, "-rm", "sh", "-c", script], capture_output=True,
-                            text=True, env=env, timeout=120)
+    convert = [sys.executable, "-m", "quantize.cli", "convert", str(tiny_checkpoint.path),
+               "-o", str(out_dir / "model.gguf")]
+    if disk == "tmpfs":
+        unshare = shutil.which("unshare")
+        if unshare is None or subprocess.run([unshare, "-rm", "true"]).returncode != 0:
+            pytest.skip("user and mount namespaces are not available here (the file-size-limit "
+                        "case checks the same path)")
+        script = (f"mount -t tmpfs -o size=1m tmpfs {out_dir} && {' '.join(convert)}; "
+                  f"code=$?; ls -A {out_dir}; exit $code")
+        result = subprocess.run([unshare, "-rm", "sh", "-c", script], capture_output=True,
+                                text=True, env=env, timeout=120)
+        left = result.stdout.strip()  # `ls -A` of the small disk, from inside the namespace
+    else:
+        resource = pytest.importorskip("resource")  # POSIX only
+        limit = (1 << 20, 1 << 20)
+        result = subprocess.run(convert, capture_output=True, text=True, env=env, timeout=120,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                                      limit))
+        left = " ".join(p.name for p in out_dir.iterdir())
     assert result.returncode == 1
     assert "not enough disk space" in result.stderr and "Traceback" not in result.stderr
-    assert result.stdout.strip() == ""  # `ls -A` of the small disk: nothing left behind
+    assert left == ""  # nothing left behind
 
 
 def test_a_quantize_struct_without_ftype_is_refused(tiny_f16_gguf: Path, tmp_path: Path,
