@@ -157,3 +157,8 @@ def _body(source: str) -> str | None:
     if source.startswith("\\boxed"):
         return source
     return None
+
+
+def test_escaped_dollar_and_percent_outside_math() -> None:
+    assert render_text("A 15\\% tip on \\$40.", PLAIN) == "A 15% tip on $40."
+    assert render_text("A 15\\% tip.", MARKDOWN) == "A 15\\% tip."  # Markdown unescapes it

@@ -1,10 +1,11 @@
 """Benchmark: streaming a long reply through the real chat UI, and the time to first paint.
 
-    uv run python tests/benchmarks/tui_stream.py [--tokens 5000]
+    uv run python tests/benchmarks/tui_stream.py [--tokens 5000] [--math]
 
 Streaming: a scripted engine yields N answer tokens (prose, a fenced code block and a list,
-repeated) into the real ChatApp under `run_test()` — real AssistantMessage, ReplyBuffer and
-Markdown stream. Two modes:
+repeated; with --math, prose full of inline and display LaTeX, an aligned environment and a
+boxed answer, which the chat renders as Unicode while it streams) into the real ChatApp under
+`run_test()` — real AssistantMessage, ReplyBuffer, math renderer and Markdown stream. Two modes:
 
 * paced: the engine yields the next token only once the screen has taken the previous one
   (backpressure on `AssistantMessage.pending`), so each token pays the whole UI path. The time
@@ -38,6 +39,13 @@ PROSE = ("The sum of a list can be computed with a loop that keeps a running tot
 CODE = ("```python\ndef total(xs):\n    result = 0\n    for x in xs:\n        result += x\n"
         "    return result\n```\n\n")
 LIST = "Points to remember:\n\n- it works on any iterable\n- it starts from zero\n\n"
+MATH = ("Let \\(a_n = \\frac{n(n+1)}{2}\\) for \\(n \\ge 1\\); then \\(a_{n+1} - a_n = n + 1\\) "
+        "and \\(\\sqrt{8a_n + 1} = 2n + 1\\), so \\(\\alpha^2 + \\beta^2 \\le \\dfrac{3}{4}\\).\n\n"
+        "\\[ \\sum_{k=1}^{n} k^2 = \\frac{n(n+1)(2n+1)}{6} \\implies \\lim_{n \\to \\infty} "
+        "\\frac{S_n}{n^3} = \\frac{1}{3} \\]\n\n"
+        "\\[\n\\begin{aligned}\nx + y &= 10 \\\\\nx - y &= 4\n\\end{aligned}\n\\]\n\n"
+        "A 15\\% tip on $40 is $6, and \\(x \\in \\mathbb{R}\\). "
+        "The answer is \\(\\boxed{\\dfrac{7}{3}}\\).\n\n")
 
 _FIRST_PAINT = r"""
 import asyncio, json, sys, tempfile, time
@@ -65,11 +73,11 @@ print(json.dumps({"import_s": t1 - t0, "paint_s": painted["t"] - t0}))
 """
 
 
-def tokens(n: int) -> list[str]:
-    """n word-sized pieces of a reply mixing prose, a code block and a list."""
+def tokens(n: int, math: bool = False) -> list[str]:
+    """n word-sized pieces of a reply mixing prose, a code block and a list (or math)."""
     import re
 
-    unit = PROSE * 3 + "\n\n" + CODE + LIST
+    unit = MATH if math else PROSE * 3 + "\n\n" + CODE + LIST
     pieces = re.findall(r"\s*\S+|\s+", unit)
     out: list[str] = []
     while len(out) < n:
@@ -107,10 +115,10 @@ class PacedEngine:
         pass
 
 
-async def stream_once(n: int, paced: bool) -> dict:
+async def stream_once(n: int, paced: bool, math: bool = False) -> dict:
     from fixtures.tui_app import SIZE, loaded, make_app, send, until
 
-    engine = PacedEngine(tokens(n), paced)
+    engine = PacedEngine(tokens(n, math), paced)
     home = Path(tempfile.mkdtemp())
     app = make_app("bench", home / "history.sqlite3", loader=lambda *a, **k: engine)
     engine.app = app
@@ -151,7 +159,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=5000)
     parser.add_argument("--window", type=int, default=500)
     parser.add_argument("--paint-runs", type=int, default=3)
+    parser.add_argument("--math", action="store_true",
+                        help="stream a math-heavy reply (LaTeX rendered while it streams)")
     args = parser.parse_args()
+    kind = "math-heavy" if args.math else "prose/code/list"
 
     paint = first_paint(args.paint_runs)
     print(f"first paint: {paint['paint_s'] * 1e3:.0f} ms after the script starts "
@@ -159,18 +170,18 @@ def main() -> None:
           f"interpreter start and exit {paint['wall_s'] * 1e3:.0f} ms "
           f"(median of {args.paint_runs})")
 
-    paced = asyncio.run(stream_once(args.tokens, paced=True))
+    paced = asyncio.run(stream_once(args.tokens, paced=True, math=args.math))
     head, tail = per_token_ms(paced["taken"], args.window, args.window)
     total = paced["ended"] - paced["started"]
-    print(f"paced, {args.tokens} tokens: {args.tokens / total:,.0f} tokens/s through the UI; "
+    print(f"paced, {args.tokens} {kind} tokens: {args.tokens / total:,.0f} tokens/s through the UI; "
           f"per token: first {args.window} {head:.3f} ms, last {args.window} {tail:.3f} ms, "
           f"last/first = {tail / head:.2f}")
     print(f"  ms per token in each window of {args.window}: "
           + " ".join(f"{ms:.1f}" for ms in windows_ms(paced["taken"], args.window)))
 
-    fire = asyncio.run(stream_once(args.tokens, paced=False))
+    fire = asyncio.run(stream_once(args.tokens, paced=False, math=args.math))
     total = fire["ended"] - fire["started"]
-    print(f"firehose, {args.tokens} tokens: rendered in {total:.2f} s = "
+    print(f"firehose, {args.tokens} {kind} tokens: rendered in {total:.2f} s = "
           f"{args.tokens / total:,.0f} tokens/s (final full render included)")
 
 

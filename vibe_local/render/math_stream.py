@@ -42,6 +42,7 @@ class Target:
     box_open: str
     box_close: str
     row: str
+    unescape: bool = True  # `\$` and `\%` in the text become `$` and `%` (Markdown does it)
 
     def write(self, rendered: str) -> str:
         text = self.escape(rendered)
@@ -55,7 +56,7 @@ def _same(text: str) -> str:
     return text
 
 
-MARKDOWN = Target(markdown_escape, "⟦**", "**⟧", "\\\n")  # `\` + newline: a hard line break
+MARKDOWN = Target(markdown_escape, "⟦**", "**⟧", "\\\n", unescape=False)  # `\`+newline: a break
 PLAIN = Target(_same, "⟦", "⟧", "\n")
 ANSI = Target(_same, "\033[7m ", " \033[27m", "\n")  # reverse video (leaves dim alone)
 
@@ -147,8 +148,9 @@ class MathStream:
         if c in "([":
             return self._math(buf, i, i + 2, "\\)" if c == "(" else "\\]", final)
         name = _NAME.match(buf, i + 1)
-        if name is None:
-            return i + 2, buf[i:i + 2]  # a Markdown escape such as \$ or \*
+        if name is None:  # an escape such as \$ or \*
+            shown = c if self.target.unescape and c in "$%&#" else buf[i:i + 2]
+            return i + 2, shown
         if name.end() == len(buf) and not final:
             return None
         if name.group() != "boxed":
