@@ -4,7 +4,8 @@
 
 Streaming: a scripted engine yields N answer tokens (prose, a fenced code block and a list,
 repeated; with --math, prose full of inline and display LaTeX, an aligned environment and a
-boxed answer, which the chat renders as Unicode while it streams) into the real ChatApp under
+boxed answer, which the chat renders as Unicode while it streams; --raw turns the rendering off
+to measure what it costs) into the real ChatApp under
 `run_test()` — real AssistantMessage, ReplyBuffer, math renderer and Markdown stream. Two modes:
 
 * paced: the engine yields the next token only once the screen has taken the previous one
@@ -115,13 +116,14 @@ class PacedEngine:
         pass
 
 
-async def stream_once(n: int, paced: bool, math: bool = False) -> dict:
+async def stream_once(n: int, paced: bool, math: bool = False, raw: bool = False) -> dict:
     from fixtures.tui_app import SIZE, loaded, make_app, send, until
 
     engine = PacedEngine(tokens(n, math), paced)
     home = Path(tempfile.mkdtemp())
     app = make_app("bench", home / "history.sqlite3", loader=lambda *a, **k: engine)
     engine.app = app
+    app.render_math = not raw
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
         started = time.perf_counter()
@@ -161,8 +163,10 @@ def main() -> None:
     parser.add_argument("--paint-runs", type=int, default=3)
     parser.add_argument("--math", action="store_true",
                         help="stream a math-heavy reply (LaTeX rendered while it streams)")
+    parser.add_argument("--raw", action="store_true",
+                        help="show the reply raw (math not rendered), to measure the renderer")
     args = parser.parse_args()
-    kind = "math-heavy" if args.math else "prose/code/list"
+    kind = ("math-heavy" if args.math else "prose/code/list") + (" raw" if args.raw else "")
 
     paint = first_paint(args.paint_runs)
     print(f"first paint: {paint['paint_s'] * 1e3:.0f} ms after the script starts "
@@ -170,7 +174,7 @@ def main() -> None:
           f"interpreter start and exit {paint['wall_s'] * 1e3:.0f} ms "
           f"(median of {args.paint_runs})")
 
-    paced = asyncio.run(stream_once(args.tokens, paced=True, math=args.math))
+    paced = asyncio.run(stream_once(args.tokens, paced=True, math=args.math, raw=args.raw))
     head, tail = per_token_ms(paced["taken"], args.window, args.window)
     total = paced["ended"] - paced["started"]
     print(f"paced, {args.tokens} {kind} tokens: {args.tokens / total:,.0f} tokens/s through the UI; "
@@ -179,7 +183,7 @@ def main() -> None:
     print(f"  ms per token in each window of {args.window}: "
           + " ".join(f"{ms:.1f}" for ms in windows_ms(paced["taken"], args.window)))
 
-    fire = asyncio.run(stream_once(args.tokens, paced=False, math=args.math))
+    fire = asyncio.run(stream_once(args.tokens, paced=False, math=args.math, raw=args.raw))
     total = fire["ended"] - fire["started"]
     print(f"firehose, {args.tokens} {kind} tokens: rendered in {total:.2f} s = "
           f"{args.tokens / total:,.0f} tokens/s (final full render included)")
