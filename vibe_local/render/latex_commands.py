@@ -6,6 +6,7 @@ output never holds a half-handled command.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from . import latex_symbols as sym
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .latex_parse import Parser
 
 _ROOTS = {"2": "√", "3": "∛", "4": "∜"}
+_NEXT = re.compile(r" *(.)", re.S)
 _PASS_THROUGH = frozenset("underbrace overbrace cancel bcancel xcancel smash mathring "
                           "displaylines".split())
 _SKIP_ARGUMENT = frozenset("label phantom hphantom vphantom color".split())
@@ -62,8 +64,8 @@ def _function(p: Parser, name: str) -> str:
     """`\\sin x` -> `sin x`, but `\\gcd(a, b)` -> `gcd(a, b)` and `\\sin^2` -> `sin²`."""
     if name in ("mod", "bmod"):
         return " mod "
-    rest = p.src[p.pos:].lstrip(" ")
-    return name if rest[:1] in ("(", "^", "_", "") else name + " "
+    follows = _NEXT.match(p.src, p.pos)
+    return name if follows is None or follows.group(1) in "(^_" else name + " "
 
 
 def _dropped(p: Parser, name: str) -> str:
