@@ -162,3 +162,9 @@ def _body(source: str) -> str | None:
 def test_escaped_dollar_and_percent_outside_math() -> None:
     assert render_text("A 15\\% tip on \\$40.", PLAIN) == "A 15% tip on $40."
     assert render_text("A 15\\% tip.", MARKDOWN) == "A 15\\% tip."  # Markdown unescapes it
+
+
+def test_display_math_keeps_a_line_of_its_own_in_markdown() -> None:
+    reply = "Thus,\n\\[\nx = 5\n\\]\nso we stop.\n\n\\[ y \\]\n\n- a list\n"
+    assert render_text(reply, MARKDOWN) == "Thus,\\\nx \\= 5\\\nso we stop.\n\ny\n\n- a list\n"
+    assert render_text(reply, PLAIN) == "Thus,\nx = 5\nso we stop.\n\ny\n\n- a list\n"

@@ -43,6 +43,7 @@ class Target:
     box_close: str
     row: str
     unescape: bool = True  # `\$` and `\%` in the text become `$` and `%` (Markdown does it)
+    hard_break: str | None = None  # a line end that Markdown keeps (None: line ends are kept)
 
     def write(self, rendered: str) -> str:
         text = self.escape(rendered)
@@ -56,7 +57,8 @@ def _same(text: str) -> str:
     return text
 
 
-MARKDOWN = Target(markdown_escape, "⟦**", "**⟧", "\\\n", unescape=False)  # `\`+newline: a break
+MARKDOWN = Target(markdown_escape, "⟦**", "**⟧", "\\\n", unescape=False,
+                  hard_break="\\\n")  # `\` + newline: a line break Markdown keeps
 PLAIN = Target(_same, "⟦", "⟧", "\n")
 ANSI = Target(_same, "\033[7m ", " \033[27m", "\n")  # reverse video (leaves dim alone)
 
@@ -75,6 +77,8 @@ class MathStream:
         self._buf = ""
         self._bol = True  # at the beginning of a line
         self._fence: str | None = None  # the open code fence's marker, if inside one
+        self._line_has_text = False  # the current line has shown something but spaces
+        self._display = self._after_display = False  # display math was the last thing shown
 
     def feed(self, text: str) -> str:
         """Take more raw text; return the rendered text that is now decided."""
@@ -94,8 +98,17 @@ class MathStream:
                 break
             i, shown = step
             out.append(shown)
+            self._note_shown(shown)
         self._buf = buf[i:]
         return "".join(out)
+
+    def _note_shown(self, shown: str) -> None:
+        """Remember whether the line has text and whether display math just ended (for
+        `_newline`)."""
+        if not shown.strip():
+            return
+        self._after_display, self._display = self._display, False
+        self._line_has_text = bool(shown.rpartition("\n")[2].strip())
 
     def _step(self, buf: str, i: int, final: bool) -> tuple[int, str] | None:
         """Decide what starts at `i`: (where it ends, what to show), or None to wait."""
@@ -113,8 +126,7 @@ class MathStream:
             return match.start(), buf[i:match.start()]
         c = buf[i]
         if c == "\n":
-            self._bol = True
-            return i + 1, c
+            return self._newline(buf, i, final)
         if c == "`":
             return _code_span(buf, i, final)
         if c == "\\":
@@ -140,6 +152,27 @@ class MathStream:
         end = len(buf) if end == -1 else end + 1
         self._bol = end <= len(buf) and buf[end - 1:end] == "\n"
         return end, buf[i:end]
+
+    def _newline(self, buf: str, i: int, final: bool) -> tuple[int, str] | None:
+        """A line end; in Markdown, a hard break when display math starts the next line or
+        ended this one, so it keeps a line of its own (a soft break would join the lines)."""
+        self._line_has_text, had_text = False, self._line_has_text
+        if self.target.hard_break is None or not had_text:
+            self._bol = True
+            return i + 1, "\n"
+        j = i + 1
+        while j < len(buf) and buf[j] in " \t":
+            j += 1
+        after = buf[j:j + 2]
+        if len(after) < 2 and not final and ("\\[".startswith(after) or "$$".startswith(after)
+                                             or not after):
+            self._line_has_text = had_text
+            return None  # what the next line starts with is not known yet
+        display = after in ("\\[", "$$")
+        plain_text = after[:1].isalnum() or after[:1] in ("\\", "$")
+        hard = display or (self._after_display and plain_text)
+        self._bol = True
+        return i + 1, self.target.hard_break if hard else "\n"
 
     def _backslash(self, buf: str, i: int, final: bool) -> tuple[int, str] | None:
         if i + 1 >= len(buf):
@@ -195,6 +228,7 @@ class MathStream:
         blank = _BLANK_LINE.search(window)
         if end != -1 and (blank is None or end < blank.start()):
             stop = body + end + len(closer)
+            self._display = closer != "\\)"
             return stop, self._render(buf[body:body + end], buf[i:stop])
         if blank is None and not final and len(window) < MAX_MATH_CHARS:
             return None
