@@ -177,7 +177,8 @@ def main() -> None:
     paced = asyncio.run(stream_once(args.tokens, paced=True, math=args.math, raw=args.raw))
     head, tail = per_token_ms(paced["taken"], args.window, args.window)
     total = paced["ended"] - paced["started"]
-    print(f"paced, {args.tokens} {kind} tokens: {args.tokens / total:,.0f} tokens/s through the UI; "
+    print(f"paced, {args.tokens} {kind} tokens: {args.tokens / total:,.0f} tokens/s through "
+          "the UI; "
           f"per token: first {args.window} {head:.3f} ms, last {args.window} {tail:.3f} ms, "
           f"last/first = {tail / head:.2f}")
     print(f"  ms per token in each window of {args.window}: "
