@@ -145,6 +145,19 @@ def windows_ms(taken: list[float], window: int) -> list[float]:
             for i in range(0, len(taken) - window + 1, window)]
 
 
+def renderer_us(pieces: list[str], window: int) -> list[float]:
+    """CPU time of the math renderer alone (MathStream.feed) per token, per window: the part
+    of the UI's cost that --math adds, without the screen's noise."""
+    from vibe_local.render import MARKDOWN, MathStream
+
+    stream, spent = MathStream(MARKDOWN), []
+    for piece in pieces:
+        start = time.thread_time()
+        stream.feed(piece)
+        spent.append(time.thread_time() - start)
+    return [sum(spent[i:i + window]) / window * 1e6 for i in range(0, len(spent), window)]
+
+
 def first_paint(runs: int) -> dict:
     results = []
     for _ in range(runs):
@@ -173,6 +186,11 @@ def main() -> None:
           f"(import of the chat UI {paint['import_s'] * 1e3:.0f} ms); whole headless run incl. "
           f"interpreter start and exit {paint['wall_s'] * 1e3:.0f} ms "
           f"(median of {args.paint_runs})")
+
+    if args.math and not args.raw:
+        us = renderer_us(tokens(args.tokens, math=True), args.window)
+        print(f"math renderer alone, µs of CPU per token in each window of {args.window}: "
+              + " ".join(f"{x:.1f}" for x in us))
 
     paced = asyncio.run(stream_once(args.tokens, paced=True, math=args.math, raw=args.raw))
     head, tail = per_token_ms(paced["taken"], args.window, args.window)
