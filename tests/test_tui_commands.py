@@ -114,3 +114,16 @@ def test_code_blocks_are_the_ones_the_renderer_sees() -> None:
               "    indented\n\nand `inline` is not a block.")
     assert code_blocks(answer) == ["print(1)\n", "ls -l\n", "indented\n"]
     assert code_blocks("no code here") == []
+
+
+def test_run_keeps_the_lines_after_it_and_raw_toggles() -> None:
+    assert cmd.parse("/run") == cmd.Command("run")
+    assert cmd.parse("/run 2 < in.txt") == cmd.Command("run", "2 < in.txt")
+    assert cmd.parse("/run\n3\n1 2 3\n") == cmd.Command("run", "\n3\n1 2 3")
+    assert cmd.parse("/system\nBe terse.") == cmd.Command("system", "Be terse.")
+    with pytest.raises(InvalidRequestError, match="/test takes no arguments"):
+        cmd.parse("/test now")
+    assert cmd.parse_raw("") is None
+    assert cmd.parse_raw("on") is True and cmd.parse_raw("off") is False
+    with pytest.raises(InvalidRequestError, match=r"usage: /raw \[on\|off\]"):
+        cmd.parse_raw("maybe")
