@@ -47,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_guarded("vibe-quantize", lambda: _COMMANDS[args.command](args),
+    def command() -> int:
+        args = build_parser().parse_args(argv)
+        return _COMMANDS[args.command](args)
+
+    return run_guarded("vibe-quantize", command,
                        known=(QuantizeError,), log_dir=_log_dir,
                        interrupted="interrupted; no partial files were kept")
 

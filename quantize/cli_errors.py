@@ -48,14 +48,18 @@ def run_guarded(prog: str, command: Callable[[], int], *, known: tuple[type[Base
 
     Args:
         prog: the program name that starts each line ("vibe-local").
-        command: the parsed command, ready to run; returns the exit code.
+        command: parses the arguments and runs the command; returns the exit code
+            (argparse's SystemExit for --help and usage errors passes through).
         known: exception classes whose message is meant for people.
         log_dir: where crash logs go (called only on a crash; may fail).
         interrupted: the line printed after Ctrl+C.
     """
     debug = bool(os.environ.get(DEBUG_ENV))
     try:
-        return command()
+        try:
+            return command()
+        finally:
+            sys.stdout.flush()  # a closed pipe fails here, inside the guard, not at exit
     except known as exc:
         if debug:
             raise

@@ -229,3 +229,25 @@ def test_run_reads_binary_stdin_strictly(monkeypatch) -> None:
                                                       errors="surrogateescape"))
     with pytest.raises(UnicodeDecodeError):
         _read_stdin()
+
+
+# --- chat refuses before taking over the screen ----------------------------------------------
+
+@pytest.mark.parametrize("argv, words", [
+    (["chat", "-m", "nowhere/model.gguf"], "no such model file"),
+    (["chat", "-m", "no-such-id"], "known ids"),
+    (["chat", "--memory", "lots"], "not a size"),
+    (["chat"], "needs a terminal"),  # stdin and stdout are not terminals under pytest
+])
+def test_chat_refuses_before_the_ui(capsys, monkeypatch, argv, words) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, out, err = _cli(capsys, *argv)
+    assert code == 1 and words in _one_line(err) and out == ""
+    assert not (Path(os.environ["VIBE_LOCAL_HOME"]) / "history.sqlite3").exists()
+
+
+def test_counts_must_be_positive(capsys) -> None:
+    for argv in (["fit", "--ctx", "0"], ["run", "--ctx", "-1", "q"], ["chat", "--ctx", "x"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 2 and "argument --ctx" in _one_line(capsys.readouterr().err)

@@ -37,13 +37,12 @@ def _command(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     from quantize.errors import QuantizeError
 
     from .errors import VibeLocalError
 
-    return run_guarded("vibe-local", lambda: _run(args), known=(VibeLocalError, QuantizeError),
-                       log_dir=_log_dir)
+    return run_guarded("vibe-local", lambda: _run(build_parser().parse_args(argv)),
+                       known=(VibeLocalError, QuantizeError), log_dir=_log_dir)
 
 
 def _run(args: argparse.Namespace) -> int:

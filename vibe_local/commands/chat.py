@@ -22,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _precheck(args)  # before Textual's import: a refusal is quick
     from ..history import History
     from ..tui import ChatApp  # Textual is imported only here
 
@@ -31,3 +32,29 @@ def run(args: argparse.Namespace) -> int:
                       history=history, resume=args.resume)
         app.run()
     return 0
+
+
+def _precheck(args: argparse.Namespace) -> None:
+    """Refuse what the UI would only show after it took over the screen: an -m that names
+    nothing, a malformed --memory/--gpu, and no terminal to draw on (it would draw into a pipe
+    and wait for keys that never come).
+
+    Raises:
+        ModelNotFoundError, InvalidRequestError: the message says which and what to do.
+    """
+    import sys
+    from pathlib import Path
+
+    from ..catalog import get_entry, split_ref
+    from ..errors import InvalidRequestError, ModelNotFoundError
+    from ..hardware import probe
+
+    path = Path(args.model).expanduser()
+    if not path.exists():
+        if path.suffix == ".gguf" or len(path.parts) > 1:
+            raise ModelNotFoundError(f"no such model file or ladder directory: {args.model}")
+        get_entry(split_ref(args.model)[0])
+    probe(memory=args.memory, gpu=args.gpu)
+    if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+        raise InvalidRequestError("`vibe-local chat` needs a terminal to draw on; for one answer "
+                                  "in a pipe or a script use `vibe-local run`")

@@ -15,8 +15,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pull a catalogue model that is not downloaded yet without asking")
     parser.add_argument("--quant", default="auto",
                         help="quant to use (default: auto, the best that fits)")
-    parser.add_argument("--ctx", type=int, help="context length in tokens "
+    parser.add_argument("--ctx", type=positive_int, help="context length in tokens "
                         "(default: the model's recommended length when it fits)")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts (--ctx, ...): a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def resolve_options(args: argparse.Namespace) -> dict:
