@@ -34,7 +34,20 @@ def _model_cases() -> list[Case]:
     chats = [Case(VL, ("chat", "-m", m)) for m in BAD_MODELS]
     speed = [Case(VL, ("bench", "speed", "-m", m, "--reps", "1")) for m in BAD_MODELS]
     quality = [Case(VL, ("bench", "quality", "-m", m, "--chunks", "1")) for m in BAD_MODELS]
-    return runs + fits + chats + speed + quality
+    serve = [Case(VL, ("serve", "-m", m, "--port", "0")) for m in BAD_MODELS[:12]]
+    return runs + fits + chats + speed + quality + serve
+
+
+def _serve_cases() -> list[Case]:
+    serve = ("serve", "-m", "{good_gguf}")
+    cases = [Case(VL, (*serve, *extra)) for extra in
+             [("--port", "-1"), ("--port", "70000"), ("--max-queue", "-1"),
+              ("--think-budget", "-1"), ("--host", "0.0.0.0", "--port", "0")]]
+    cases += [Case(VL, (*serve, "--port", "0", "--api-key-file", f)) for f in
+              ("{missing}", "{dir}", "{empty}", "{not_utf8}")]
+    cases += [Case(VL, (*serve, "--port", "x"), 2),
+              Case(VL, (*serve, "--api-key", "k", "--api-key-file", "{text}"), 2)]
+    return cases
 
 
 def _quantize_cases() -> list[Case]:
@@ -115,7 +128,7 @@ def _store_and_home_cases() -> list[Case]:
                    ("rm", "vibethinker-nano"), ("fit", "-m", "{good_gguf}"),
                    ("run", "-m", "{good_gguf}", "q"), ("chat",),
                    ("bench", "speed", "-m", "{good_gguf}"),
-                   ("bench", "quality", "-m", "{ladder}")]]
+                   ("bench", "quality", "-m", "{ladder}"), ("serve", "--port", "0")]]
     return cases
 
 
@@ -160,7 +173,7 @@ PENDING = {
 }
 
 CASES = (_model_cases() + _quantize_cases() + _number_cases() + _output_and_corpus_cases()
-         + _store_and_home_cases() + _stream_cases())
+         + _serve_cases() + _store_and_home_cases() + _stream_cases())
 
 
 @pytest.fixture(scope="module")
@@ -183,8 +196,8 @@ def outcomes(tmp_path_factory, tiny_f16_gguf: Path, tiny_checkpoint, ladder_dir:
 
 def test_the_corpus_covers_every_subcommand() -> None:
     commands = {case.command for case in CASES}
-    wanted = {f"{VL} {c}" for c in ("demo", "run", "chat", "fit", "pull", "list", "rm", "doctor",
-                                    "bench speed", "bench quality")}
+    wanted = {f"{VL} {c}" for c in ("demo", "run", "chat", "serve", "fit", "pull", "list", "rm",
+                                    "doctor", "bench speed", "bench quality")}
     wanted |= {f"{VQ} {c}" for c in ("convert", "ladder", "types")}
     assert wanted <= commands, wanted - commands
     assert len({case.id for case in CASES}) == len(CASES), "two cases with the same id"
