@@ -56,11 +56,18 @@ def ftype_of(name: str) -> int:
 def parse_types(spec: str | None) -> list[str]:
     """Parse a comma-separated type list ("q4_k_m, Q8_0") into canonical names, validated.
 
-    None or an empty string gives the default ladder.
+    None or an empty string gives the default ladder; commas with no name between them ("," or
+    " , ") are a mistake, not a request for nothing.
+
+    Raises:
+        UnknownQuantTypeError: a name llama.cpp does not offer, or no name at all.
     """
     if not spec or not spec.strip():
         return list(DEFAULT_LADDER)
     names = [part.strip().upper() for part in spec.split(",") if part.strip()]
+    if not names:
+        raise UnknownQuantTypeError(f"--types {spec!r} names no type; give e.g. Q4_K_M,Q8_0 "
+                                    "(`vibe-quantize types` lists them) or leave it out")
     for name in names:
         ftype_of(name)
     return list(dict.fromkeys(names))

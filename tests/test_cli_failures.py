@@ -251,3 +251,14 @@ def test_counts_must_be_positive(capsys) -> None:
         with pytest.raises(SystemExit) as caught:
             main(argv)
         assert caught.value.code == 2 and "argument --ctx" in _one_line(capsys.readouterr().err)
+
+
+def test_ladder_types_with_no_name_is_refused(capsys, tmp_path: Path, tiny_checkpoint) -> None:
+    from quantize import cli as qcli
+    from quantize.quant_types import DEFAULT_LADDER, parse_types
+
+    assert parse_types(None) == parse_types(" ") == list(DEFAULT_LADDER)
+    code = qcli.main(["ladder", str(tiny_checkpoint.path), "--out", str(tmp_path / "l"),
+                      "--types", " , "])
+    assert code == 1 and "names no type" in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "l").exists()

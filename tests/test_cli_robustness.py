@@ -161,7 +161,6 @@ PENDING = {
     "vibe-quantize convert {good_ckpt} -o {out}",
     "vibe-quantize ladder {good_ckpt} --out {afile}",
     "vibe-quantize ladder {good_ckpt} --out {blocked}",
-    "vibe-quantize ladder {good_ckpt} --out {out}/l --types ,",
     *(f"vibe-local bench quality -m {{ladder}} {extra}" for extra in (
         "--samples 0", "--chunks 0", "--ctx 0", f"--ctx {10**12}", "--limit -1", "--threads 0",
         "--gpu-layers -2", "--task arithmetic --max-tokens 0",
