@@ -119,7 +119,8 @@ def _messages() -> list[str]:
     """Replies made of corpus pieces, prose, code and lists, as the model streams them."""
     rng = random.Random(16)
     pieces = CORPUS + ["Let's compute.", "```python\nprint('$5')\n```", "- step `x$`", "",
-                       "Money: $3 and $4.", "So \\(x\\) is", "\\[\n\\frac{1}{2}\n\\]"]
+                       "Money: $3 and $4.", "So \\(x\\) is", "\\[\n\\frac{1}{2}\n\\]",
+                       "Spent $7 on " + "word " * 90 + "and $x$ too"]
     messages = []
     for _ in range(12):
         chosen = rng.sample(pieces, 14)
@@ -145,6 +146,8 @@ def test_held_back_math_appears_only_when_closed() -> None:
     assert stream.feed("\\) is half") == "¹⁄₂ is half"
     assert stream.feed(" and $5") == " and "
     assert stream.feed(" more\n") == "$5 more\n"
+    long = "then $7 " + "word " * 100
+    assert stream.feed(long) == long  # a price is not held back for a whole long line
 
 
 def _body(source: str) -> str | None:

@@ -7,8 +7,8 @@ same however the text was split (tests check every split). What is written is on
 appended to, which is what a Markdown stream needs.
 
 Math is `\\( \\)`, `\\[ \\]`, `$$ $$`, `$ $` (pandoc's rule: no space inside the dollars, no
-digit after the closing one, so "$5 and $10" stays money) and a bare `\\boxed{}`; it never
-spans a blank line. Code (fenced blocks and `inline` spans) is passed through untouched.
+digit after the closing one, so "$5 and $10" stays money; and on one line, within 400
+characters) and a bare `\\boxed{}`; it never spans a blank line. Code (fenced blocks and `inline` spans) is passed through untouched.
 Math that cannot be rendered is shown as written (escaped so Markdown keeps its backslashes).
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from .latex import BOX_CLOSE, BOX_OPEN, ROW, render_math
 
 MAX_MATH_CHARS = 4000  # an opener unclosed after this much text is not math
+MAX_DOLLAR_CHARS = 400  # the same for `$...$`, which is also how prices start
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _MAYBE_FENCE = re.compile(r" {0,3}(`{0,2}|~{0,2})")
@@ -208,10 +209,11 @@ class MathStream:
             return self._math(buf, i, i + 2, "$$", final)
         if buf[i + 1].isspace():
             return i + 1, "$"
-        j = buf.find("$", i + 1)
-        line_end = buf.find("\n", i)
+        limit = i + MAX_DOLLAR_CHARS  # so a price early in a long line is not held long
+        j = buf.find("$", i + 1, limit)
+        line_end = buf.find("\n", i, limit)
         if j == -1 or (line_end != -1 and j > line_end):
-            if line_end == -1 and not final:
+            if line_end == -1 and not final and len(buf) < limit:
                 return None
             return i + 1, "$"  # no closing dollar on this line: money, not math
         if j + 1 >= len(buf) and not final:
