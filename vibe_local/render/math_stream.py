@@ -8,8 +8,9 @@ appended to, which is what a Markdown stream needs.
 
 Math is `\\( \\)`, `\\[ \\]`, `$$ $$`, `$ $` (pandoc's rule: no space inside the dollars, no
 digit after the closing one, so "$5 and $10" stays money; and on one line, within 400
-characters) and a bare `\\boxed{}`; it never spans a blank line. Code (fenced blocks and `inline` spans) is passed through untouched.
-Math that cannot be rendered is shown as written (escaped so Markdown keeps its backslashes).
+characters) and a bare `\\boxed{}`; it never spans a blank line. Code (fenced blocks and
+`inline` spans) is passed through untouched. Math that cannot be rendered is shown as written
+(escaped so Markdown keeps its backslashes).
 """
 
 from __future__ import annotations
