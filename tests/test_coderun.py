@@ -128,3 +128,17 @@ def test_an_endless_loop_is_killed_at_the_limit() -> None:
 def test_input_without_stdin_gets_end_of_file() -> None:
     result = run_code("input()\n", None, FAST)
     assert not result.passed and "EOFError" in result.stderr_tail
+
+
+def test_cancel_kills_the_program_before_its_limit() -> None:
+    import threading
+
+    cancel, results = threading.Event(), []
+    runner = threading.Thread(target=lambda: results.append(
+        run_code("print('started', flush=True)\nwhile True:\n    pass\n", None,
+                 RunLimits(timeout_s=120.0), cancel)))
+    runner.start()
+    cancel.set()  # as the chat does when it quits
+    runner.join(60)
+    assert results, "the run did not end when cancelled"
+    assert results[0].killed_by == "SIGKILL" and not results[0].timed_out

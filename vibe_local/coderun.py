@@ -12,6 +12,7 @@ import ast
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import InvalidRequestError
 
@@ -131,13 +132,14 @@ def _read_input(raw: str, cwd: Path) -> str:
         raise InvalidRequestError(f"cannot read {path}: {exc}") from None
 
 
-def run_code(code: str, stdin: str | None, limits: RunLimits):
-    """Run `code` in the sandbox; returns its SandboxResult (failures are results)."""
+def run_code(code: str, stdin: str | None, limits: RunLimits, cancel: Any = None):
+    """Run `code` in the sandbox; returns its SandboxResult (failures are results). Setting
+    `cancel` (a threading.Event) kills it at once."""
     from .bench.sandbox import run_untrusted
 
     text = None if stdin is None else (stdin if stdin.endswith("\n") else stdin + "\n")
     return run_untrusted(code, timeout_s=limits.timeout_s, memory_bytes=limits.memory_bytes,
-                         stdin=text)
+                         stdin=text, cancel=cancel)
 
 
 def outcome(result, limits: RunLimits) -> str:

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,7 +70,8 @@ class SandboxResult:
 def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 * MiB,
                   cpu_s: int | None = None, max_processes: int = 64,
                   file_bytes: int = 64 * MiB, run_name: str = "__main__",
-                  namespaces: bool = True, stdin: str | None = None) -> SandboxResult:
+                  namespaces: bool = True, stdin: str | None = None,
+                  cancel: threading.Event | None = None) -> SandboxResult:
     """Run `code` as a Python program in the sandbox described in the module docstring.
 
     Args:
@@ -82,6 +84,8 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
         run_name: the program's `__name__` ("__main__" runs its `if __name__ == ...` block).
         namespaces: False skips the namespaces and uses the socket guard (tests cover both).
         stdin: text for the program's standard input (None: closed, reads get nothing).
+        cancel: when set (by another thread), the program is killed at once (the chat sets it
+            when it quits, so an endless loop does not hold the exit up to the time limit).
 
     Returns:
         A SandboxResult; the program's failures are results, never exceptions.
@@ -114,7 +118,7 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
                                     start_new_session=True)
             os.close(report_w)
             report_w = -1
-            timed_out = _wait(proc, timeout_s)
+            timed_out = _wait(proc, timeout_s, cancel)
             elapsed = time.perf_counter() - started
             isolation = _read_report(report_r)
         finally:
@@ -131,13 +135,22 @@ def _clean_env(work: str) -> dict[str, str]:
             "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
-def _wait(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait for the program; kill its whole process group on timeout. True if it timed out."""
+def _wait(proc: subprocess.Popen, timeout_s: float, cancel: threading.Event | None) -> bool:
+    """Wait for the program; kill its whole process group on timeout (or when `cancel` is
+    set). True if it timed out."""
+    deadline = time.monotonic() + timeout_s
     timed_out = False
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            proc.wait(timeout=max(0.0, min(left, 0.1 if cancel is not None else left)))
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            if cancel is not None and cancel.is_set():
+                break
     _kill_group(proc)
     proc.wait()
     return timed_out

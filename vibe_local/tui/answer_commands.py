@@ -7,6 +7,7 @@ thread (the sandbox waits for the program), in the HumanEval bench's sandbox (co
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,19 @@ class AnswerCommands:
     """`/run`, `/test`, `/raw` and the key that toggles the raw view."""
 
     run_limits = RunLimits()
-    code_runner = staticmethod(run_code)  # (code, stdin, limits) -> SandboxResult; tests wrap it
+    code_runner = staticmethod(run_code)  # (code, stdin, limits, cancel) -> SandboxResult
     render_math = True
     _code_running = False
+    _code_cancel: threading.Event | None = None
+
+    def cancel_code(self) -> None:
+        """Kill code still running (the chat is closing: it must not wait for the limit)."""
+        if self._code_cancel is not None:
+            self._code_cancel.set()
+
+    def _start_code(self: Any) -> threading.Event:
+        self._code_running, self._code_cancel = True, threading.Event()
+        return self._code_cancel
 
     async def cmd_raw(self: Any, args: str) -> None:
         raw = cmd.parse_raw(args)
@@ -63,8 +74,7 @@ class AnswerCommands:
     async def cmd_run(self: Any, args: str) -> None:
         request = parse_run(args, Path.cwd())
         code, label = pick_code(self.last_answer(), request.block)
-        self._code_running = True
-        self.run_in_sandbox(code, label, request.stdin)
+        self.run_in_sandbox(code, label, request.stdin, self._start_code())
 
     async def cmd_test(self: Any, args: str) -> None:
         answer = self.last_answer()
@@ -74,24 +84,25 @@ class AnswerCommands:
             raise InvalidRequestError("your question has no sample input/output (\"Input: ... "
                                       "Output: ...\"); use /run with the input instead")
         code, label = pick_code(answer, None)
-        self._code_running = True
-        self.test_in_sandbox(code, label, samples)
+        self.test_in_sandbox(code, label, samples, self._start_code())
 
     @work(thread=True, group="code", exit_on_error=False)
-    def run_in_sandbox(self: Any, code: str, label: str, stdin: str | None) -> None:
+    def run_in_sandbox(self: Any, code: str, label: str, stdin: str | None,
+                       cancel: threading.Event) -> None:
         try:
-            result = self.code_runner(code, stdin, self.run_limits)
+            result = self.code_runner(code, stdin, self.run_limits, cancel)
             report = run_report(f"/run {label}", result, self.run_limits)
             self._from_thread(self._code_done, report, result.passed)
         except Exception as exc:  # noqa: BLE001 - shown in the UI
             self._from_thread(self._code_failed, exc)
 
     @work(thread=True, group="code", exit_on_error=False)
-    def test_in_sandbox(self: Any, code: str, label: str, samples: list) -> None:
+    def test_in_sandbox(self: Any, code: str, label: str, samples: list,
+                        cancel: threading.Event) -> None:
         try:
             lines, passed = [], 0
             for i, sample in enumerate(samples, 1):
-                result = self.code_runner(code, sample.input, self.run_limits)
+                result = self.code_runner(code, sample.input, self.run_limits, cancel)
                 ok = result.passed and same_output(sample.output, result.stdout_tail)
                 passed += ok
                 lines.append(_sample_line(i, ok, sample, result, self.run_limits))

@@ -312,7 +312,8 @@ class ChatApp(SlashCommands, AnswerCommands, App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
-        """However the app ends, a generation thread must not outlive it."""
+        """However the app ends, a generation thread must not outlive it (nor code it runs)."""
+        self.cancel_code()
         if self.model is not None:
             self.model.stop()
 
