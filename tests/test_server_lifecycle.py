@@ -173,3 +173,32 @@ def test_demo_model_answers_through_the_server(backend_ready) -> None:
     assert "\\boxed{46}" in message.content
     assert "result: 46" in message.model_extra["reasoning_content"]
     assert reply.usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_bind_policy() -> None:
+    from vibe_local.errors import InvalidRequestError
+    from vibe_local.server.runner import check_bind, is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "::", "myhost"))
+    assert check_bind("127.0.0.1", None, False) is None
+    assert check_bind("0.0.0.0", "key", False) is None
+    assert "without an API key" in check_bind("0.0.0.0", None, True)
+    with pytest.raises(InvalidRequestError, match="--api-key"):
+        check_bind("192.168.1.5", None, False)
+
+
+def test_api_key_sources(tmp_path, monkeypatch) -> None:
+    import argparse
+
+    from vibe_local.commands.serve import _api_key, served_id
+
+    args = argparse.Namespace(api_key=None, api_key_file=None)
+    monkeypatch.setenv("VIBE_LOCAL_API_KEY", "from-env")
+    assert _api_key(args) == "from-env"
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file\n")
+    assert _api_key(argparse.Namespace(api_key=None, api_key_file=key_file)) == "from-file"
+    assert _api_key(argparse.Namespace(api_key="flag", api_key_file=None)) == "flag"
+    assert served_id("vibethinker-1.5b:Q4_K_M") == "vibethinker-1.5b"
+    assert served_id("/models/VibeThinker-1.5B-Q8_0.gguf") == "VibeThinker-1.5B-Q8_0"

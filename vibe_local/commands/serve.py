@@ -69,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def served_id(model_arg: str) -> str:
-    """The model's name in the API: the catalogue id as given, or the file/directory name."""
+    """The model's name in the API: the catalogue id (its `:QUANT` is answered to as well, see
+    the app's names), or the file/directory name."""
     path = Path(model_arg)
     if path.suffix == ".gguf":
         return path.stem
-    return path.name if path.exists() else model_arg
+    return path.name if path.exists() else model_arg.split(":", 1)[0]
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
