@@ -44,7 +44,7 @@ class AnswerDelta:
 Event = ThinkingDelta | AnswerDelta
 
 
-def _partial_suffix(data: str, tag: str) -> int:
+def partial_suffix(data: str, tag: str) -> int:
     """Length of the longest end of `data` that could still grow into `tag` (0 if none)."""
     for size in range(min(len(data), len(tag) - 1), 0, -1):
         if data.endswith(tag[:size]):
@@ -164,7 +164,7 @@ class ReasoningSplitter:
             self._emit_thinking(data[:cut], events)
             self._state, self._closed = "answer", True
             return data[cut + len(self._close) :]
-        keep = _partial_suffix(data, self._close)
+        keep = partial_suffix(data, self._close)
         self._held = data[len(data) - keep :]
         self._emit_thinking(data[: len(data) - keep], events)
         return ""

@@ -60,13 +60,17 @@ def model_file(workdir: Path) -> Path:
     return found[0]
 
 
-def in_process(model, n: int, tokens: int) -> dict:
+def in_process(model, n: int, tokens: int) -> dict | None:
+    """One in-process reply; None when it ended early or wrote no text (a random-weight model
+    can draw an end-of-generation token), so the round is retried with another seed."""
     started = time.perf_counter()
     first = None
     for event in model.stream(PROMPT.format(n=n), max_tokens=tokens, seed=n, **SAMPLING):
         if first is None and getattr(event, "text", ""):
             first = time.perf_counter()
         stats = getattr(event, "stats", None)
+    if first is None or stats.completion_tokens < tokens:
+        return None
     return {"ttft": first - started, "engine_tps": stats.generation_tokens_per_s,
             "tokens": stats.completion_tokens}
 
@@ -150,12 +154,18 @@ def main() -> None:
     model = vibe_local.load(path, ctx=args.ctx)
     process, url = start_server(path, args.ctx)
     try:
-        in_process(model, 10**6, 8)  # warm-up, both sides
-        through_server(url, 10**6 + 1, 8)
-        ours, served = [], []
-        for n in range(args.rounds):
-            ours.append(in_process(model, n, args.tokens))
-            served.append(through_server(url, n, args.tokens))
+        ours, served, seed = [], [], 0
+        while in_process(model, seed, 8) is None:  # warm-up, both sides
+            seed += 1
+        through_server(url, seed, 8)
+        while len(ours) < args.rounds:
+            seed += 1
+            mine = in_process(model, seed, args.tokens)
+            if mine is None:
+                continue
+            ours.append(mine)
+            served.append(through_server(url, seed, args.tokens))
+            n = len(ours) - 1
             print(f"round {n}: in-process ttft {ours[-1]['ttft'] * 1e3:.1f} ms "
                   f"{ours[-1]['engine_tps']:.2f} t/s | server ttft "
                   f"{served[-1]['ttft'] * 1e3:.1f} ms {served[-1]['engine_tps']:.2f} t/s "

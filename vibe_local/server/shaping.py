@@ -17,7 +17,7 @@ from typing import Any
 
 from ..chat_template import THINK_CLOSE, THINK_OPEN
 from ..generation import GenerationStats
-from ..reasoning import AnswerDelta, ThinkingDelta
+from ..reasoning import AnswerDelta, ThinkingDelta, partial_suffix
 
 
 @dataclass(frozen=True)
@@ -45,21 +45,13 @@ class StopMatcher:
         if cuts:
             self.hit, self._held = True, ""
             return data[: min(cuts)]
-        keep = max(_prefix_at_end(data, s) for s in self.stops)
+        keep = max(partial_suffix(data, s) for s in self.stops)
         self._held = data[len(data) - keep:]
         return data[: len(data) - keep]
 
     def flush(self) -> str:
         held, self._held = self._held, ""
         return "" if self.hit else held
-
-
-def _prefix_at_end(data: str, stop: str) -> int:
-    """Length of the longest end of `data` that is a proper start of `stop`."""
-    for size in range(min(len(data), len(stop) - 1), 0, -1):
-        if data.endswith(stop[:size]):
-            return size
-    return 0
 
 
 class Shaper:
