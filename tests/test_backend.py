@@ -107,3 +107,10 @@ def test_doctor_says_when_the_guard_cannot_apply(backend_ready, monkeypatch) -> 
     assert report.repack_guard is False
     assert any("guard against the AMX crash cannot apply" in tip for tip in report.advice)
     assert "AMX crash guard   CANNOT apply" in format_report(report)
+
+
+def test_without_the_guard_a_failed_selftest_is_not_called_a_crash() -> None:
+    verdict = selftest.SelfTestResult("key", False, "child failed: BackendError", 0.0)
+    tips = advice(probe(gpu="none"), False, verdict, repack_guard=False)
+    assert len(tips) == 1 and "cannot turn llama.cpp's weight repacking off" in tips[0]
+    assert any("crashed" in tip for tip in advice(probe(gpu="none"), False, verdict))

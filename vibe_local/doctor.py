@@ -95,7 +95,7 @@ def advice(hardware: Hardware, offload: bool, selftest: SelfTestResult,
                 f"`{flags} pip install --force-reinstall --no-cache-dir llama-cpp-python`."
             )
             break
-    if not selftest.repack_ok:
+    if not selftest.repack_ok and repack_guard:  # without the guard its child cannot load
         tips.append(
             "llama.cpp's weight repacking crashed this machine's CPU in the self-test "
             f"({selftest.detail}); vibe-local keeps it off, which is safe but slower on K-quants."
