@@ -141,14 +141,26 @@ def test_a_home_that_cannot_be_created_is_one_line(capsys, monkeypatch, tmp_path
     assert code == 1 and "cannot write to VIBE_LOCAL_HOME" in line and "file/home" in line
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="permission bits do not stop root")
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits and mounts")
 def test_a_read_only_home_is_one_line(capsys, monkeypatch, tmp_path: Path) -> None:
     home = tmp_path / "ro"
     home.mkdir(mode=0o500)
     monkeypatch.setenv("VIBE_LOCAL_HOME", str(home))
-    code, _, err = _cli(capsys, "list")
-    assert code == 1 and "cannot write to VIBE_LOCAL_HOME" in _one_line(err)
+    if os.geteuid() != 0:
+        code, _, err = _cli(capsys, "list")
+        assert code == 1 and "cannot write to VIBE_LOCAL_HOME" in _one_line(err)
+        return
+    # Permission bits do not stop root; a read-only mount does (a private mount namespace).
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-rm", "true"]).returncode != 0:
+        pytest.skip("running as root without mount namespaces: a read-only home cannot be made")
+    script = (f"mount --bind {home} {home} && mount -o remount,bind,ro {home} && "
+              f"exec {sys.executable} -m vibe_local.cli list")
+    result = subprocess.run([unshare, "-rm", "sh", "-c", script], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "VIBE_LOCAL_HOME": str(home)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write to VIBE_LOCAL_HOME" in _one_line(result.stderr)
+    assert "Read-only file system" in result.stderr
 
 
 # --- a damaged store entry --------------------------------------------------------------------
