@@ -86,7 +86,7 @@ def verify_checkpoint(repo_id: str, commit: str, snapshot: Path) -> None:
                 f"and the cached copy ({local}) is not stored under its checksum; it was kept, "
                 "run the command again online (HF_HUB_OFFLINE unset) to check it")
         if not matches_checksum(local, expected):
-            _evict(local)
+            evict(local)
             raise SourceDownloadError(
                 f"{name} from {repo_id} is corrupted (its checksum does not match the Hub's); "
                 "it was removed from the cache, run the command again")
@@ -106,6 +106,13 @@ def _published_checksums(repo_id: str, commit: str) -> dict[str, str]:
             for s in info.siblings or [] if (s.lfs or s.blob_id)}
 
 
+def cached_copy_matches(snapshot_file: Path) -> bool | None:
+    """Whether a file of the huggingface_hub cache still matches the checksum the Hub sent with
+    it; None when its copy is not stored under one (nothing to compare with)."""
+    expected = _checksum_in_cache_name(snapshot_file)
+    return None if expected is None else matches_checksum(snapshot_file, expected)
+
+
 def _checksum_in_cache_name(snapshot_file: Path) -> str | None:
     """The checksum huggingface_hub named the cached blob after (the file's ETag: sha256 for
     LFS files, git blob sha1 otherwise); None when the copy is not a link to a blob."""
@@ -115,7 +122,7 @@ def _checksum_in_cache_name(snapshot_file: Path) -> str | None:
     return blob.name
 
 
-def _evict(snapshot_file: Path) -> None:
+def evict(snapshot_file: Path) -> None:
     """Remove a cached file: the snapshot symlink and the blob it points to."""
     blob = snapshot_file.resolve()
     snapshot_file.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -253,6 +254,22 @@ def test_gsm8k_offline_without_cache_says_what_to_do(monkeypatch) -> None:
     set_hf_offline(monkeypatch, False)  # online, but the Hub (a dead local port) is unreachable
     with pytest.raises(OfflineError, match="cannot download.*127.0.0.1:9"):
         get_task("gsm8k").items()
+
+
+def test_gsm8k_cache_is_checked_against_the_hub_checksum(fake_hf, monkeypatch) -> None:
+    from hub_fixtures import set_hf_offline
+
+    fake_hf.add_repo("openai/gsm8k", {GSM8K_FILE: _parquet(ROWS)}, repo_type="dataset")
+    get_task("gsm8k").items()
+    blob = next(Path(os.environ["HF_HOME"], "hub").glob(f"datasets--openai--gsm8k/snapshots/*/"
+                                                        f"{GSM8K_FILE}")).resolve()
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # bit rot after the download (a page, not the footer)
+    blob.write_bytes(bytes(data))
+    set_hf_offline(monkeypatch, True)
+    with pytest.raises(CorruptDownloadError, match="checksum does not match"):
+        get_task("gsm8k").items()
+    assert not blob.exists()
 
 
 def test_gsm8k_bad_files_are_reported(fake_hf) -> None:

@@ -56,7 +56,7 @@ def fetch_test_split() -> Path:
 
     cached = try_to_load_from_cache(REPO, FILENAME, repo_type="dataset")
     if isinstance(cached, str):
-        return Path(cached)
+        return _checked(Path(cached))
     advice = ("run the benchmark once with a network connection; the file is kept in the "
               "Hugging Face cache and used offline after that")
     if constants.HF_HUB_OFFLINE:
@@ -64,13 +64,28 @@ def fetch_test_split() -> Path:
                            f"HF_HUB_OFFLINE is set; {advice}")
     try:  # one quick request first: the download itself retries for half a minute when offline
         HfApi().dataset_info(REPO, timeout=constants.HF_HUB_ETAG_TIMEOUT)
-        return Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))  # records refs/main
+        path = Path(hf_hub_download(REPO, FILENAME, repo_type="dataset"))  # records refs/main
     except hub_errors() as exc:
         failure = explain(exc, REPO, filename=FILENAME)
         if failure.offline:
             raise OfflineError(f"cannot download GSM8K's test set: {failure.cause}; {advice}"
                                ) from None
         raise DownloadError(f"{failure.cause}; update vibe-local") from None
+    return _checked(path)
+
+
+def _checked(path: Path) -> Path:
+    """`path`, unless it no longer matches the checksum the Hub sent with it (then it is removed
+    from the cache). A copy not stored under its checksum is still read: the parquet and its
+    answer lines are checked as they are read."""
+    from quantize.hub import cached_copy_matches, evict
+
+    if cached_copy_matches(path) is False:
+        evict(path)
+        raise CorruptDownloadError(f"GSM8K's test set in the Hugging Face cache ({path}) is "
+                                   "corrupted (its checksum does not match the Hub's); it was "
+                                   "removed, run again to download it afresh")
+    return path
 
 
 def read_items(path: Path) -> list[TaskItem]:
