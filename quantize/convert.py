@@ -18,7 +18,7 @@ import gguf
 import numpy as np
 
 from . import qwen2
-from .atomic import atomic_output
+from .atomic import atomic_output, check_output_file
 from .checkpoint import Checkpoint, open_checkpoint
 from .errors import UnknownQuantTypeError
 from .safetensors_file import TensorRecord, to_f32
@@ -105,11 +105,13 @@ def convert(
     Raises:
         CheckpointNotFoundError, CheckpointError, UnsupportedArchitectureError: bad source.
         UnknownQuantTypeError: outtype is not one of f32, f16, bf16.
+        OutputPathError: `out` is a directory or cannot be written (checked before reading).
         DiskFullError: the disk filled up; no partial file is left.
     """
     outtype = outtype.lower()
     if outtype not in OUTTYPES:
         raise UnknownQuantTypeError(f"unknown --outtype {outtype!r}; valid: {', '.join(OUTTYPES)}")
+    out = check_output_file(out, example=f"{Path(src).resolve().name}-{outtype.upper()}.gguf")
     checkpoint = open_checkpoint(src)
     qwen2.check_supported(checkpoint)
     cfg = qwen2.Qwen2Config.from_hf(checkpoint.config)
@@ -122,12 +124,13 @@ def convert(
     model_name = _add_header(writer, checkpoint, cfg, outtype, n_params, name)
     vocab.add_to(writer)
 
-    out = Path(out)
-    with atomic_output(out) as temp:
-        writer.write_header_to_file(path=temp)
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file(progress=False)
-        writer.close()
+    try:
+        with atomic_output(out) as temp:
+            writer.write_header_to_file(path=temp)
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file(progress=False)
+    finally:
+        writer.close()  # also on failure, so the temporary file is not held open
     ftype = int(OUTTYPES[outtype][0])
     return ConversionResult(out, outtype, ftype, checkpoint.architecture, model_name, n_params,
                             out.stat().st_size)

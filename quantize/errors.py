@@ -31,5 +31,10 @@ class DiskFullError(QuantizeError, OSError):
     """The output disk ran out of space; the partial file has been removed."""
 
 
+class OutputPathError(QuantizeError, OSError):
+    """The output cannot be written there: a directory where a file goes (or the reverse), no
+    permission, a read-only file system. Raised before the work starts where it can be."""
+
+
 class SourceDownloadError(QuantizeError, ConnectionError):
     """A Hugging Face repository could not be fetched (offline, unknown repo, no access)."""

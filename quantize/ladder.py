@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import check_output_dir
 from .checkpoint import Checkpoint, open_checkpoint
 from .convert import convert
 from .errors import CheckpointNotFoundError
@@ -89,7 +90,7 @@ def build_ladder(
 
     Args:
         src: local checkpoint directory or Hugging Face repo id.
-        out_dir: output directory (created if needed).
+        out_dir: output directory (created when the first file is written).
         types: type names (list or comma-separated); None means the default ladder.
         name: model name used for file names and the manifest (default: source directory/repo).
         force: rebuild files even when their checksums match the manifest.
@@ -98,16 +99,16 @@ def build_ladder(
         report: called with one human-readable line per step.
 
     Raises:
-        QuantizeError subclasses for every bad input; see the CLI for the messages.
+        OutputPathError: out_dir is a file or cannot be written (checked before any work).
+        QuantizeError subclasses for every other bad input; see the CLI for the messages.
     """
     wanted = types if isinstance(types, list) else parse_types(types)
     for t in wanted:
         ftype_of(t)
+    out = check_output_dir(out_dir)  # before a download or conversion, not after
     source = resolve_source(src, revision)
     checkpoint = open_checkpoint(source.path)
     check_supported(checkpoint)
-    out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     master = master_type(checkpoint)
     manifest = _start_manifest(out, source, checkpoint, name, master, force)
     steps = [master] + [t for t in wanted if t != master]
