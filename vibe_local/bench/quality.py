@@ -69,6 +69,26 @@ class QualityReport:
                 "quants": [row.to_dict() for row in self.rows], "corpus": self.corpus,
                 "fidelity": self.fidelity, "task": self.task}
 
+    def save(self, directory: Path | None = None) -> Path:
+        """Write `to_dict()` as JSON, atomically, under home_dir()/bench/reports by default.
+
+        The CLI does this before anything else can fail, so a finished run is never lost.
+        """
+        import json
+        import re
+        from datetime import datetime, timezone
+
+        from quantize.atomic import atomic_output
+
+        from ..paths import home_dir
+
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        name = re.sub(r"[^\w.-]+", "_", Path(self.model).name) or "model"
+        target = (directory or home_dir() / "bench" / "reports") / f"quality-{name}-{stamp}.json"
+        with atomic_output(target) as temp:
+            temp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return target
+
 
 def split_ladder(options: list, quants: Sequence[str] | None) -> tuple[Any, list]:
     """The reference option and the quants to compare with it (all the others by default).
@@ -100,7 +120,7 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
                 corpus: str | Path | None = None, task: str | None = None, *,
                 limit: int | None = None, samples: int = 1, seed: int = 0, greedy: bool = False,
                 think_budget: int | None = None, max_tokens: int | None = None,
-                ctx: int = DEFAULT_CTX, chunks: int | None = None, top_k: int = DEFAULT_TOP_K,
+                ctx: int | None = None, chunks: int | None = None, top_k: int | None = None,
                 fidelity: bool = True, threads: int | None = None, gpu_layers: int = 0,
                 assume_yes: bool = False, progress: Progress | None = None,
                 endpoint: Any = None) -> QualityReport:
@@ -113,30 +133,52 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
             questions (cached), `chunks` (default 4) contexts long.
         task: "arithmetic", "gsm8k" or "humaneval" to measure accuracy too, with `limit`
             items, `samples` per item, `seed`, `greedy`, `think_budget`, `max_tokens`.
-        ctx: tokens per chunk (half of each is scored); chunks: use only the first N.
-        top_k: reference log-probs kept per token; the KLD is exact if the vocabulary ≤ top_k.
+        ctx: tokens per chunk (default 512; half of each is scored); chunks: use only the
+            first N.
+        top_k: reference log-probs kept per token (default 1024); the KLD is exact if the
+            vocabulary ≤ top_k.
         fidelity: False skips the KLD passes (accuracy only).
         progress: called with one line per step.
         endpoint: a `bench.endpoint.EndpointModel`: its task accuracy becomes one more row,
             asked with the same items and seeds (needs `task`).
 
+    Everything that can be checked is checked before the first pass (quality_checks.py):
+    numbers, options the request would ignore, the task's package and data, the corpus file,
+    the model, and --ctx against the model's training context.
+
     Raises:
         ModelNotFoundError, InvalidModelError: the model is missing or unreadable.
-        InvalidRequestError: no 16-bit reference, unknown quant or task, corpus too short.
+        InvalidRequestError: a bad number or combination, no 16-bit reference, unknown quant
+            or task, a missing package, corpus too short.
+        OfflineError, DownloadError, CorruptDownloadError: the task's data cannot be had.
     """
     from ..gguf_info import options_from_path
     from ..resolve import resolve
-    from .tasks import get_task
+    from .corpus import read_corpus
+    from .quality_checks import check_context, check_settings, load_task
 
+    check_settings(task=task, fidelity=fidelity, corpus=corpus, ctx=ctx, chunks=chunks,
+                   top_k=top_k, limit=limit, samples=samples, greedy=greedy,
+                   think_budget=think_budget, max_tokens=max_tokens, seed=seed, threads=threads,
+                   gpu_layers=gpu_layers)
+    task_obj = load_task(task, limit)[0] if task else None
+    text = read_corpus(corpus) if corpus is not None else None
     path = resolve(model, quant=None, assume_yes=assume_yes).path
     reference, others = split_ladder(options_from_path(path), quants)
-    task_obj = get_task(task) if task else None
+    if fidelity and not others:
+        raise InvalidRequestError(
+            f"nothing to compare with the reference {reference.quant}: the model has no other "
+            "quant, or --quants named only the reference; name a quant, or use --no-kld "
+            "--task NAME for the reference's accuracy alone")
+    ctx = DEFAULT_CTX if ctx is None else ctx
+    check_context(ctx, reference.path)
     rows = [QuantRow(o.quant, o.path, o.bytes, o.bpw) for o in others]
     ref_row = QuantRow(reference.quant, reference.path, reference.bytes, reference.bpw)
     report = QualityReport(str(model), ref_row, rows)
     if fidelity:
-        _measure_fidelity(report, corpus, ctx=ctx, chunks=chunks, top_k=top_k, seed=seed,
-                          threads=threads, gpu_layers=gpu_layers, progress=progress)
+        _measure_fidelity(report, (text, str(corpus)) if text is not None else None, ctx=ctx,
+                          chunks=chunks, top_k=DEFAULT_TOP_K if top_k is None else top_k,
+                          seed=seed, threads=threads, gpu_layers=gpu_layers, progress=progress)
     if task_obj is not None:
         settings = {"limit": limit, "samples": samples, "seed": seed, "greedy": greedy,
                     "think_budget": think_budget, "max_tokens": max_tokens}
@@ -150,18 +192,43 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
     return report
 
 
-def _measure_fidelity(report: QualityReport, corpus: str | Path | None, *, ctx: int,
+def endpoint_accuracy(endpoint: Any, task: str, *, limit: int | None = None, samples: int = 1,
+                      seed: int = 0, greedy: bool = False, think_budget: int | None = None,
+                      max_tokens: int | None = None, fidelity_options: dict | None = None,
+                      progress: Progress | None = None) -> Any:
+    """Task accuracy of a served model alone (`bench.endpoint.EndpointModel`), no ladder.
+
+    `fidelity_options` (corpus, ctx, chunks, top_k) are refused when given: nothing here
+    would use them. Checked like `run_quality`, before the first question.
+
+    Raises:
+        InvalidRequestError: a bad number or combination, unknown task, a missing package.
+        OfflineError, DownloadError, CorruptDownloadError: the task's data cannot be had.
+    """
+    from .accuracy import evaluate
+    from .quality_checks import check_settings, load_task
+
+    unused = {key: None for key in ("corpus", "ctx", "chunks", "top_k")}
+    check_settings(task=task, fidelity=False, **{**unused, **(fidelity_options or {})},
+                   limit=limit, samples=samples, greedy=greedy, think_budget=think_budget,
+                   max_tokens=max_tokens, seed=seed, threads=None, gpu_layers=0)
+    task_obj = load_task(task, limit)[0]
+    say = (lambda done, total: progress(f"{task} {done}/{total}")) if progress else None
+    return evaluate(endpoint, task_obj, limit=limit, samples=samples, seed=seed, greedy=greedy,
+                    think_budget=think_budget, max_tokens=max_tokens, progress=say)
+
+
+def _measure_fidelity(report: QualityReport, corpus: tuple[str, str] | None, *, ctx: int,
                       chunks: int | None, top_k: int, seed: int, threads: int | None,
                       gpu_layers: int, progress: Progress | None) -> None:
-    from .corpus import generated_corpus, read_corpus
+    """The reference pass, then each quant's; `corpus` is (text, source) or None (generate)."""
+    from .corpus import generated_corpus
     from .fidelity import quant_pass, reference_pass
     from .logit_pass import make_chunks
 
-    if top_k < 1:
-        raise InvalidRequestError("--top-k must be at least 1")
     ref = report.reference.path
     if corpus is not None:
-        text, source = read_corpus(corpus), str(corpus)
+        text, source = corpus
     else:
         text = generated_corpus(ref, (chunks or GENERATED_CHUNKS) * ctx, seed=seed,
                                 threads=threads, progress=progress)

@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 NO_MATPLOTLIB = "--plot needs matplotlib: pip install 'vibe-local[plot]' (or uv sync --extra plot)"
 
 
+def require_matplotlib() -> None:
+    """Fail before a long run, not after it, when --plot cannot be drawn.
+
+    Raises:
+        InvalidRequestError: matplotlib is not installed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InvalidRequestError(NO_MATPLOTLIB)
+
+
 def pareto_front(sizes: Sequence[float], losses: Sequence[float]) -> list[int]:
     """Indices of the points that no other point beats on both size and loss (lower is better
     for both), ordered by size. For a higher-is-better score, pass its negation as the loss."""

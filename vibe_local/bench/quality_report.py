@@ -6,6 +6,7 @@ error, probabilities in percent), so they can be set beside published llama.cpp 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -166,3 +167,13 @@ def to_markdown(report: QualityReport) -> str:
     parts = [f"# Quality of {report.model} per quant\n", setup_line(report) + ".\n"]
     parts += _fidelity_tables(report) + _task_table(report) + [GLOSSARY]
     return "\n".join(parts)
+
+
+def write_markdown(report: QualityReport, target: str | Path) -> Path:
+    """`to_markdown(report)` written to `target` atomically; returns the path."""
+    from quantize.atomic import atomic_output
+
+    target = Path(target)
+    with atomic_output(target) as temp:
+        temp.write_text(to_markdown(report), encoding="utf-8")
+    return target

@@ -67,6 +67,19 @@ class SandboxResult:
         return f"exit {self.exit_code}" + (f": {lines[-1].strip()[:200]}" if lines else "")
 
 
+def check_supported() -> None:
+    """The sandbox needs POSIX; a task that runs code asks before its first item, not during.
+
+    Raises:
+        InvalidRequestError: not a POSIX system (no resource limits or process groups).
+    """
+    if os.name != "posix":
+        from ..errors import InvalidRequestError
+
+        raise InvalidRequestError("running generated code needs Linux or macOS (the sandbox "
+                                  "relies on POSIX resource limits); use WSL on Windows")
+
+
 def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 * MiB,
                   cpu_s: int | None = None, max_processes: int = 64,
                   file_bytes: int = 64 * MiB, run_name: str = "__main__",
@@ -93,11 +106,7 @@ def run_untrusted(code: str, *, timeout_s: float = 10, memory_bytes: int = 512 *
     Raises:
         InvalidRequestError: not a POSIX system (no resource limits or process groups).
     """
-    if os.name != "posix":
-        from ..errors import InvalidRequestError
-
-        raise InvalidRequestError("running generated code needs Linux or macOS (the sandbox "
-                                  "relies on POSIX resource limits); use WSL on Windows")
+    check_supported()
     cpu = cpu_s if cpu_s is not None else math.ceil(timeout_s) + 1
     limits = f"{memory_bytes},{cpu},{file_bytes},{max_processes}"
     with tempfile.TemporaryDirectory(prefix="vibe-sandbox-") as work, \

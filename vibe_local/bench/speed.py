@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, VibeLocalError
 from ..fitting import fmt_bytes
 from .speed_worker import ERROR, FLASH_ATTN, KV_TYPE, N_BATCH, PROGRESS
 
@@ -146,6 +146,7 @@ def measure_speed(path_or_ref: str | Path, quants: list[str] | None = None, *, r
     target = resolve(path_or_ref, quant=None, assume_yes=assume_yes)
     options = _select(options_from_path(target.path), quants or (
         [target.quant] if target.quant not in (None, "auto") else None))
+    _check_context(options, pp + tg)
     say = progress or (lambda line: None)
     hardware = probe()
     settings = SpeedSettings(pp, tg, reps, threads or hardware.physical_cores, repack_allowed())
@@ -156,10 +157,32 @@ def measure_speed(path_or_ref: str | Path, quants: list[str] | None = None, *, r
                        version("llama-cpp-python"), rows)
 
 
-def _check_counts(**counts: int | None) -> None:
-    for name, value in counts.items():
-        if value is not None and value < 1:
-            raise InvalidRequestError(f"{name} must be at least 1, got {value}")
+def _check_counts(*, reps: int, pp: int, tg: int, threads: int | None) -> None:
+    """Numbers that cannot work are refused before any child process starts."""
+    from .limits import MAX_REPS, check_range, check_threads
+
+    check_range("--reps", reps, 1, MAX_REPS)
+    check_range("--pp", pp, 1)
+    check_range("--tg", tg, 1)
+    check_threads(threads)
+
+
+def _check_context(options: list, tokens: int) -> None:
+    """pp + tg tokens must fit the context the model was trained for (the child allocates it).
+
+    Files whose header cannot be read are left to their own error row.
+    """
+    from ..gguf_info import read_geometry
+
+    for option in options:
+        try:
+            trained = read_geometry(option.path).n_ctx_train
+        except VibeLocalError:  # a damaged file: reported in its own row instead
+            continue
+        if tokens > trained:
+            raise InvalidRequestError(
+                f"--pp + --tg = {tokens:,} tokens is more than {option.path.name} was trained "
+                f"for ({trained:,}); lower --pp or --tg")
 
 
 def _select(options: list, quants: list[str] | None) -> list:

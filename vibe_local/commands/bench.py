@@ -1,7 +1,7 @@
 """`vibe-local bench speed|quality`: what each quant costs on this machine, and what it loses.
 
-Each kind of benchmark owns its arguments and its run in `vibe_local.bench` (speed_command.py,
-quality_command.py); this module only routes to them, importing the chosen one when it runs.
+Each kind is its own command module (bench_speed.py, bench_quality.py) with its own options;
+this one routes to them and gives both the same -m, -y and --quants.
 """
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 
-KINDS = {
-    "speed": ("speed_command", "prompt and generation tokens/s, load time, memory, bandwidth"),
-    "quality": ("quality_command", "fidelity to the 16-bit model (KLD, PPL ratio) and task "
-                "accuracy"),
-}
+from .common import add_model_choice
+
+KINDS = ("speed", "quality")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,14 +19,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = parser.add_subparsers(dest="bench_kind", required=True, metavar="KIND")
-    for name, (module, summary) in KINDS.items():
-        kind = kinds.add_parser(name, help=summary, description=summary)
-        _module(module).add_arguments(kind)
+    for name in KINDS:
+        module = _module(name)
+        kind = kinds.add_parser(name, help=module.SUMMARY, description=module.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_model_choice(kind, module.MODEL_HELP)
+        kind.add_argument("--quants", help=f"{module.QUANTS_HELP}, comma-separated, e.g. "
+                          "Q4_K_M,Q8_0 (default: all the model has)")
+        module.add_arguments(kind)
 
 
 def run(args: argparse.Namespace) -> int:
-    return _module(KINDS[args.bench_kind][0]).run(args)
+    return _module(args.bench_kind).run(args)
 
 
-def _module(name: str):
-    return importlib.import_module(f"..bench.{name}", __package__)
+def _module(kind: str):
+    return importlib.import_module(f".bench_{kind}", __package__)

@@ -8,11 +8,8 @@ DEFAULT_MODEL = "vibethinker-1.5b"  # the smaller one runs on most laptops
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                        help="a catalogue id (vibethinker-3b, vibethinker-3b:Q4_K_M), a .gguf "
-                        f"file or a ladder directory with manifest.json (default: {DEFAULT_MODEL})")
-    parser.add_argument("-y", "--yes", action="store_true",
-                        help="pull a catalogue model that is not downloaded yet without asking")
+    add_model_choice(parser, "a catalogue id (vibethinker-3b, vibethinker-3b:Q4_K_M), a .gguf "
+                     "file or a ladder directory with manifest.json")
     parser.add_argument("--quant", default="auto",
                         help="quant to use (default: auto, the best that fits)")
     parser.add_argument("--ctx", type=positive_int, help="context length in tokens "
@@ -79,12 +76,23 @@ def add_machine_arguments(parser: argparse.ArgumentParser) -> None:
                         "(env VIBE_LOCAL_GPU)")
 
 
-def add_ladder_arguments(parser: argparse.ArgumentParser, *, model_help: str,
-                         quants_help: str) -> None:
-    """-m, -y and --quants, as the benchmarks take them (every quant unless --quants says)."""
+def add_model_choice(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """-m MODEL (what `model_help` says it may be) and -y (pull it without asking)."""
     parser.add_argument("-m", "--model", default=DEFAULT_MODEL,
                         help=f"{model_help} (default: {DEFAULT_MODEL})")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="pull a catalogue model that is not downloaded yet without asking")
-    parser.add_argument("--quants", help=f"{quants_help}, comma-separated, e.g. Q4_K_M,Q8_0 "
-                        "(default: all the model has)")
+
+
+def quant_list(text: str | None) -> list[str] | None:
+    """--quants as a list of names (None: every quant the model has)."""
+    if text is None:
+        return None
+    return [q.strip() for q in text.split(",") if q.strip()] or None
+
+
+def to_stderr(line: str) -> None:
+    """Progress lines: stderr, flushed, so stdout holds only the result."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)

@@ -38,6 +38,7 @@ class Gsm8kTask(NumberJudge):
             CorruptDownloadError: the cached file is not GSM8K's parquet.
         """
         if self._items is None:
+            _require_pyarrow()  # before the download, not after it
             path = fetch_test_split()
             self._items = read_items(path)
             self.source = f"{REPO}@{_commit_of(path)} ({FILENAME})"
@@ -88,13 +89,24 @@ def _checked(path: Path) -> Path:
     return path
 
 
-def read_items(path: Path) -> list[TaskItem]:
-    """TaskItems from the parquet's `question` and `answer` columns."""
+def _require_pyarrow() -> None:
+    """pyarrow reads the parquet file; it comes with the `bench` extra.
+
+    Raises:
+        InvalidRequestError: pyarrow is not installed.
+    """
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise InvalidRequestError("the gsm8k task reads parquet and needs pyarrow: "
                                   "pip install 'vibe-local[bench]'") from None
+
+
+def read_items(path: Path) -> list[TaskItem]:
+    """TaskItems from the parquet's `question` and `answer` columns."""
+    _require_pyarrow()
+    import pyarrow.parquet as pq
+
     try:
         rows = pq.read_table(path, columns=["question", "answer"]).to_pylist()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file

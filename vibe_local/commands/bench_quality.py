@@ -5,34 +5,35 @@ statistics: mean KLD, how often the top token agrees, PPL(Q)/PPL(base), RMS Δp.
 cut into --ctx chunks and the second half of each is scored; by default it is text the 16-bit
 model writes itself for a fixed set of questions (generated once, cached). --task adds task
 accuracy (arithmetic, gsm8k, humaneval) with the same prompts and seeds for every quant.
-Progress goes to stderr; the table (or --json) to stdout.
+Everything is checked before the first pass: numbers, options, packages, task data, outputs.
+Progress goes to stderr; the table (or --json) to stdout; the full results are also saved as
+JSON under the data directory (bench/reports/) before --markdown and --plot are written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from ..commands.common import add_ladder_arguments
+from .common import quant_list, to_stderr
+
+SUMMARY = "fidelity to the 16-bit model (KLD, PPL ratio) and task accuracy"
+MODEL_HELP = ("a catalogue id or a ladder directory with manifest.json; its BF16/F16/F32 file "
+              "is the reference")
+QUANTS_HELP = "quants to compare"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `vibe-local bench quality`."""
-    parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_ladder_arguments(parser, model_help="a catalogue id or a ladder directory with "
-                         "manifest.json; its BF16/F16/F32 file is the reference",
-                         quants_help="quants to compare")
+    """The options of `vibe-local bench quality` besides -m, -y and --quants."""
     fidelity = parser.add_argument_group("fidelity (KL divergence)")
     fidelity.add_argument("--corpus", type=Path, help="text file to score (default: text the "
                           "reference model writes for a fixed set of questions)")
-    fidelity.add_argument("--ctx", type=int, default=512,
+    fidelity.add_argument("--ctx", type=int,
                           help="tokens per chunk; the second half is scored (default 512)")
     fidelity.add_argument("--chunks", type=int,
                           help="use the first N chunks (default: all; 4 of generated text)")
-    fidelity.add_argument("--top-k", type=int, default=1024,
+    fidelity.add_argument("--top-k", type=int,
                           help="reference log-probs kept per token (default 1024)")
     fidelity.add_argument("--no-kld", action="store_true",
                           help="skip the fidelity passes (with --task: accuracy only)")
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     remote.add_argument("--endpoint-model", metavar="ID",
                         help="model id to ask --endpoint for (default: the first it lists)")
     out = parser.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="full statistics as JSON")
+    out.add_argument("--json", action="store_true", help="full statistics as JSON on stdout")
     out.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown report")
     out.add_argument("--plot", type=Path, metavar="FILE.png",
                      help="plot quality against file size (needs vibe-local[plot])")
@@ -64,35 +65,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InvalidRequestError
-    from .quality import run_quality
-    from .quality_report import format_quality_table, to_markdown
+    from ..bench.quality import run_quality
+    from ..bench.quality_report import format_quality_table
 
-    if args.no_kld and not args.task:
-        raise InvalidRequestError("--no-kld leaves nothing to measure; add --task NAME")
+    _check_outputs(args.markdown, args.plot)
     endpoint = _endpoint(args)
     if endpoint is not None and not args.quants:
         return _endpoint_only(endpoint, args)
-    if args.plot is not None:
-        _check_plot_available()
-    quants = [q.strip() for q in args.quants.split(",") if q.strip()] if args.quants else None
     report = run_quality(
-        args.model, quants, args.corpus, args.task, limit=args.limit, samples=args.samples,
-        seed=args.seed, greedy=args.greedy, think_budget=args.think_budget,
-        max_tokens=args.max_tokens, ctx=args.ctx, chunks=args.chunks, top_k=args.top_k,
-        fidelity=not args.no_kld, threads=args.threads, gpu_layers=args.gpu_layers,
-        assume_yes=args.yes, progress=_to_stderr, endpoint=endpoint)
-    if args.markdown is not None:
-        from quantize.atomic import atomic_output
+        args.model, quant_list(args.quants), args.corpus, args.task, limit=args.limit,
+        samples=args.samples, seed=args.seed, greedy=args.greedy,
+        think_budget=args.think_budget, max_tokens=args.max_tokens, ctx=args.ctx,
+        chunks=args.chunks, top_k=args.top_k, fidelity=not args.no_kld, threads=args.threads,
+        gpu_layers=args.gpu_layers, assume_yes=args.yes, progress=to_stderr, endpoint=endpoint)
+    # The hours of work are kept first; the artefacts that can still fail come after.
+    saved, failures = _attempt("saving the results", report.save)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_quality_table(report),
+          flush=True)
+    if saved is not None:
+        to_stderr(f"results saved in {saved}")
+    failures += _write_artefacts(report, args.markdown, args.plot)
+    if failures:
+        from ..errors import InvalidRequestError
 
-        with atomic_output(args.markdown) as temp:
-            temp.write_text(to_markdown(report), encoding="utf-8")
-        _to_stderr(f"wrote {args.markdown}")
-    if args.plot is not None:
-        from .quality_plot import write_plot
-
-        _to_stderr(f"wrote {write_plot(report, args.plot)}")
-    print(json.dumps(report.to_dict(), indent=2) if args.json else format_quality_table(report))
+        kept = f"; the results are saved in {saved}" if saved is not None else ""
+        raise InvalidRequestError("; ".join(failures) + kept)
     return 0
 
 
@@ -100,8 +97,8 @@ def _endpoint(args: argparse.Namespace):
     """The --endpoint model (checked to answer before any local work), or None."""
     import os
 
+    from ..bench.endpoint import EndpointModel
     from ..errors import InvalidRequestError
-    from .endpoint import EndpointModel
 
     if args.endpoint is None:
         return None
@@ -116,14 +113,14 @@ def _endpoint(args: argparse.Namespace):
 
 def _endpoint_only(endpoint, args: argparse.Namespace) -> int:
     """Task accuracy of the endpoint alone (no --quants): one line, or --json."""
-    from .accuracy import evaluate
-    from .tasks import get_task
+    from ..bench.quality import endpoint_accuracy
 
-    task = get_task(args.task)
-    result = evaluate(endpoint, task, limit=args.limit, samples=args.samples, seed=args.seed,
-                      greedy=args.greedy, think_budget=args.think_budget,
-                      max_tokens=args.max_tokens,
-                      progress=lambda done, total: _to_stderr(f"{args.task} {done}/{total}"))
+    result = endpoint_accuracy(endpoint, args.task, limit=args.limit, samples=args.samples,
+                               seed=args.seed, greedy=args.greedy,
+                               think_budget=args.think_budget, max_tokens=args.max_tokens,
+                               fidelity_options={"corpus": args.corpus, "ctx": args.ctx,
+                                                 "chunks": args.chunks, "top_k": args.top_k},
+                               progress=to_stderr)
     if args.json:
         print(json.dumps({"endpoint": endpoint.url, "model": endpoint.model,
                           "task": result.to_dict()}, indent=2))
@@ -132,16 +129,50 @@ def _endpoint_only(endpoint, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_plot_available() -> None:
-    """Fail before the long passes, not after them, when --plot cannot be drawn."""
-    import importlib.util
+def _check_outputs(markdown: Path | None, plot: Path | None) -> None:
+    """Refuse an output that cannot be written, or a plot without matplotlib, before the run."""
+    from quantize.atomic import check_output_file
 
-    from ..errors import InvalidRequestError
-    from .quality_plot import NO_MATPLOTLIB
+    if markdown is not None:
+        check_output_file(markdown, example="quality.md")
+    if plot is not None:
+        from ..bench.quality_plot import require_matplotlib
 
-    if importlib.util.find_spec("matplotlib") is None:
-        raise InvalidRequestError(NO_MATPLOTLIB)
+        require_matplotlib()
+        check_output_file(plot, example="quality.png")
+    if markdown is not None and plot is not None and markdown.resolve() == plot.resolve():
+        from ..errors import InvalidRequestError
+
+        raise InvalidRequestError(f"--markdown and --plot both name {markdown}; give two files")
 
 
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def _write_artefacts(report, markdown: Path | None, plot: Path | None) -> list[str]:
+    """Write the Markdown report and the plot; what failed, as short clauses for one line."""
+    failures: list[str] = []
+    if markdown is not None:
+        from ..bench.quality_report import write_markdown
+
+        done, failed = _attempt("the Markdown report", write_markdown, report, markdown)
+        failures += failed
+        if done is not None:
+            to_stderr(f"wrote {done}")
+    if plot is not None:
+        from ..bench.quality_plot import write_plot
+
+        done, failed = _attempt("the plot", write_plot, report, plot)
+        failures += failed
+        if done is not None:
+            to_stderr(f"wrote {done}")
+    return failures
+
+
+def _attempt(what: str, write, *args) -> tuple[Path | None, list[str]]:
+    """Call `write(*args)`; a failure becomes a clause for the one error line, not an exit."""
+    from quantize.errors import QuantizeError
+
+    from ..errors import VibeLocalError
+
+    try:
+        return write(*args), []
+    except (VibeLocalError, QuantizeError, OSError) as exc:
+        return None, [f"{what} could not be written ({exc})"]
