@@ -152,25 +152,6 @@ def _stream_cases() -> list[Case]:
     ]
 
 
-# Cases whose fix is in flight on another branch (issue 12, part A2: vibe-quantize's outputs and
-# bench quality's prechecks). They are not run until it lands; this set must end up empty.
-PENDING = {
-    "vibe-quantize ladder {ckpt_tokenizer_random} --out {out}/ladder",
-    "vibe-quantize convert {good_ckpt} -o {dir}",
-    "vibe-quantize convert {good_ckpt} -o {blocked}/m.gguf",
-    "vibe-quantize convert {good_ckpt} -o {out}",
-    "vibe-quantize ladder {good_ckpt} --out {afile}",
-    "vibe-quantize ladder {good_ckpt} --out {blocked}",
-    *(f"vibe-local bench quality -m {{ladder}} {extra}" for extra in (
-        "--samples 0", "--chunks 0", "--ctx 0", f"--ctx {10**12}", "--limit -1", "--threads 0",
-        "--gpu-layers -2", "--task arithmetic --max-tokens 0",
-        "--task arithmetic --think-budget -1",
-        "--quants Q8_0 --chunks 1 --markdown {blocked}/report.md",
-        "--quants Q8_0 --chunks 1 --markdown {dir}",
-        "--quants Q8_0 --chunks 1 --plot {blocked}/plot.png",
-        "--quants Q8_0 --chunks 1 --plot {dir}")),
-}
-
 CASES = (_model_cases() + _quantize_cases() + _number_cases() + _output_and_corpus_cases()
          + _serve_cases() + _store_and_home_cases() + _stream_cases())
 
@@ -186,7 +167,7 @@ def outcomes(tmp_path_factory, tiny_f16_gguf: Path, tiny_checkpoint, ladder_dir:
     shared = [root / "corpus", tiny_checkpoint.path, ladder_dir, scripted.gguf.parent]
     before = [snapshot(p) for p in shared]
     runner = Runner(corpus, root / "work", seed_home={backend_verdict.name: backend_verdict})
-    results = {o.case.id: o for o in run_cases(runner, [c for c in CASES if c.id not in PENDING])}
+    results = {o.case.id: o for o in run_cases(runner, CASES)}
     slowest = sorted(results.values(), key=lambda o: -o.seconds)[:5]
     print("slowest:", ", ".join(f"{o.case.id} {o.seconds:.1f} s" for o in slowest))  # pytest -s
     assert [snapshot(p) for p in shared] == before, "a case changed the shared inputs"
@@ -200,13 +181,10 @@ def test_the_corpus_covers_every_subcommand() -> None:
     wanted |= {f"{VQ} {c}" for c in ("convert", "ladder", "types")}
     assert wanted <= commands, wanted - commands
     assert len({case.id for case in CASES}) == len(CASES), "two cases with the same id"
-    assert PENDING <= {case.id for case in CASES}, PENDING - {case.id for case in CASES}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_fails_in_one_line_and_leaves_nothing(case: Case,
                                                         outcomes: dict[str, Outcome]) -> None:
-    if case.id in PENDING:
-        pytest.skip("fixed on another branch of issue 12 (A2); not run until it lands")
     outcome = outcomes[case.id]
     assert problems(outcome) == [], f"stdout: {outcome.stdout[-300:]!r}\nstderr: {outcome.stderr}"

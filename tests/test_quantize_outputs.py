@@ -169,3 +169,13 @@ def test_checks_create_nothing(tmp_path: Path) -> None:
         check_output_dir(tmp_path / "f")
     with pytest.raises(OutputPathError, match="is a file"):
         check_output_file(tmp_path / "f" / "g.gguf")
+
+
+def test_types_without_a_name_are_refused_before_any_work(capsys,
+                                                          tiny_checkpoint: TinyCheckpoint,
+                                                          tmp_path: Path) -> None:
+    """`--types ,` used to build the master alone and call that a ladder."""
+    line = _one_line_error(capsys, "ladder", str(tiny_checkpoint.path), "--out",
+                           str(tmp_path / "l"), "--types", ", ,")
+    assert "names no type" in line and "Q4_K_M,Q8_0" in line
+    assert _tree(tmp_path) == []
