@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .cli_errors import OneLineParser, run_guarded
+from .display import format_bytes, text_table
 from .errors import QuantizeError
 
 
@@ -69,7 +70,7 @@ def _convert(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = convert(args.src, args.out, args.outtype, name=args.name,
                      on_tensor=_tensor_progress() if sys.stderr.isatty() else None)
-    print(f"wrote {result.path} ({result.bytes / 1e6:,.1f} MB, {result.outtype.upper()}, "
+    print(f"wrote {result.path} ({format_bytes(result.bytes)}, {result.outtype.upper()}, "
           f"{result.n_parameters:,} parameters) in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -80,9 +81,9 @@ def _ladder(args: argparse.Namespace) -> int:
     manifest = build_ladder(args.src, args.out, args.types, name=args.name, force=args.force,
                             revision=args.revision, verbose=args.verbose,
                             report=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"{'quant':<8} {'MB':>10} {'bpw':>6}  file")
-    for entry in manifest.files:
-        print(f"{entry.quant:<8} {entry.bytes / 1e6:>10,.1f} {entry.bpw:>6.2f}  {entry.file}")
+    print(text_table(("quant", "size", "bpw", "file"),
+                     [(f.quant, format_bytes(f.bytes), f"{f.bpw:.2f}", f.file)
+                      for f in manifest.files], right=(1, 2)))
     print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
     return 0
 

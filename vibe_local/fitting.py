@@ -31,11 +31,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from quantize.display import GIB, MIB, format_bytes, text_table
+
 from .errors import InvalidRequestError
 from .gguf_info import ModelGeometry, QuantOption, read_geometry
 from .hardware import GpuInfo, Hardware
 
-MIB, GIB = 2**20, 2**30
 CTX_PAD = 256  # llama.cpp rounds n_ctx up to a multiple of 256 (llama-context.cpp)
 KV_TYPES = ("f16", "q8_0")
 # RSS of Python 3.11 with numpy and llama_cpp imported and libllama loaded (measured 47.4 MiB);
@@ -263,22 +264,17 @@ def _pick(opts, geos, ctx, budget, good_only):
     return (full or fitting or [None])[0]
 
 
-def fmt_bytes(n: float) -> str:
-    """Human size: MiB below 1 GiB, else GiB."""
-    return f"{n / MIB:,.1f} MiB" if n < GIB else f"{n / GIB:,.2f} GiB"
-
-
 def _where(p: Placement, g: ModelGeometry, budget: Budget) -> str:
-    e, ram = p.estimate, fmt_bytes(budget.ram)
+    e, ram = p.estimate, format_bytes(budget.ram)
     gpu_name = "Metal working set" if budget.backend == "metal" else "free VRAM"
     if p.verdict == "full GPU":
-        return (f"fully on the GPU ({fmt_bytes(e.gpu_bytes)} of {fmt_bytes(budget.gpu)} "
+        return (f"fully on the GPU ({format_bytes(e.gpu_bytes)} of {format_bytes(budget.gpu)} "
                 f"usable {gpu_name})")
     if p.verdict == "partial GPU":
         return (f"with {e.n_gpu_layers} of {g.n_layer + 1} layers on the GPU "
-                f"(GPU {fmt_bytes(e.gpu_bytes)} of {fmt_bytes(budget.gpu)}, "
-                f"RAM {fmt_bytes(e.cpu_bytes)} of {ram})")
-    return f"in RAM on the CPU ({fmt_bytes(e.total_bytes)} of {ram} usable)"
+                f"(GPU {format_bytes(e.gpu_bytes)} of {format_bytes(budget.gpu)}, "
+                f"RAM {format_bytes(e.cpu_bytes)} of {ram})")
+    return f"in RAM on the CPU ({format_bytes(e.total_bytes)} of {ram} usable)"
 
 
 def _alternative(row: dict, g: ModelGeometry, chosen: str, verdict: str) -> str:
@@ -286,7 +282,7 @@ def _alternative(row: dict, g: ModelGeometry, chosen: str, verdict: str) -> str:
     if row["verdict"] == verdict:
         return f"{row['quant']} fits too"
     if row["verdict"] == "does not fit":
-        return f"{row['quant']} would need {fmt_bytes(row['total_bytes'])}"
+        return f"{row['quant']} would need {format_bytes(row['total_bytes'])}"
     if row["verdict"] == "partial GPU":
         return (f"{row['quant']} would fit only with {row['n_gpu_layers']} of {g.n_layer + 1} "
                 "layers on the GPU")
@@ -311,9 +307,9 @@ def _reason(option, p, g, budget, rows, target, forced: bool) -> str:
 def _no_fit_reason(opts, geos, ctx, budget) -> str:
     smallest = min(opts, key=lambda o: o.bytes)
     need = place(geos[smallest.quant], ctx, budget).estimate.total_bytes
-    gpu = f" and {fmt_bytes(budget.gpu)} of GPU memory" if budget.gpu is not None else ""
+    gpu = f" and {format_bytes(budget.gpu)} of GPU memory" if budget.gpu is not None else ""
     text = (f"nothing fits with {ctx:,} tokens of context: the smallest quant, "
-            f"{smallest.quant}, needs {fmt_bytes(need)}; usable: {fmt_bytes(budget.ram)} of "
+            f"{smallest.quant}, needs {format_bytes(need)}; usable: {format_bytes(budget.ram)} of "
             f"RAM{gpu}")
     for c in _ctx_steps(ctx, 512)[1:]:
         if pick := _pick(opts, geos, c, budget, good_only=False):
@@ -386,12 +382,9 @@ def format_table(result: FitResult) -> str:
     """The rows as a text table for the CLI, the chosen quant marked with '*', then the reason."""
     head = ("", "quant", "weights", "KV cache", "compute", "total", "verdict")
     chosen = result.choice.quant if result.choice else None
-    lines = [head] + [("*" if r["quant"] == chosen else "", r["quant"],
-                       fmt_bytes(r["weights_bytes"]), f"{fmt_bytes(r['kv_bytes'])} {r['kv_type']}",
-                       fmt_bytes(r["compute_bytes"]), fmt_bytes(r["total_bytes"]), r["verdict"])
-                      for r in result.rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    text = ["  ".join(c.ljust(w) if i in (0, 1, 6) else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(line, widths))).rstrip() for line in lines]
+    rows = [("*" if r["quant"] == chosen else "", r["quant"], format_bytes(r["weights_bytes"]),
+             f"{format_bytes(r['kv_bytes'])} {r['kv_type']}", format_bytes(r["compute_bytes"]),
+             format_bytes(r["total_bytes"]), r["verdict"]) for r in result.rows]
     ctx = result.rows[0]["ctx"] if result.rows else 0
-    return "\n".join([f"context {ctx:,} tokens", *text, "", result.reason])
+    return "\n".join([f"context {ctx:,} tokens", text_table(head, rows, right=(2, 3, 4, 5)),
+                      "", result.reason])

@@ -9,16 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from quantize.display import format_bytes, text_table
+
 if TYPE_CHECKING:
     from .quality import QualityReport, QuantRow
-
-
-def human_bytes(n: int) -> str:
-    """Decimal units, as file sizes are usually quoted for GGUF models."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
 
 
 def _accuracy(row: QuantRow) -> str:
@@ -30,7 +24,7 @@ def _accuracy(row: QuantRow) -> str:
 
 
 def _size(row: QuantRow) -> str:
-    return "remote" if row.endpoint else human_bytes(row.bytes)
+    return "remote" if row.endpoint else format_bytes(row.bytes)
 
 
 def _compact_cells(row: QuantRow, reference: bool = False) -> list[str]:
@@ -40,12 +34,6 @@ def _compact_cells(row: QuantRow, reference: bool = False) -> list[str]:
         return cells + ["(reference)" if reference else "", "", "", ""]
     return cells + [f"{f.kld_mean:.6f} ± {f.kld_err:.6f}", f"{100 * f.same_top:.2f} %",
                     f"{f.ppl_ratio:.4f}", f"{100 * f.dp_rms:.3f} %"]
-
-
-def _grid(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
-                     for r in [header, *rows])
 
 
 def kld_note(report: QualityReport) -> str:
@@ -63,7 +51,7 @@ def kld_note(report: QualityReport) -> str:
 
 def setup_line(report: QualityReport) -> str:
     ref, c, f = report.reference, report.corpus, report.fidelity
-    line = f"reference {ref.quant} ({human_bytes(ref.bytes)})"
+    line = f"reference {ref.quant} ({format_bytes(ref.bytes)})"
     if c:
         line += (f": PPL {f['reference_ppl']:.4f} on {c['scored_tokens']:,} scored tokens "
                  f"({c['chunks']} chunks of {c['ctx']}; corpus: {c['source']})")
@@ -83,7 +71,7 @@ def format_quality_table(report: QualityReport) -> str:
                                                                   *report.rows])]
     if not report.corpus:  # accuracy only: drop the empty fidelity columns
         header, rows = header[:3] + header[7:], [r[:3] + r[7:] for r in rows]
-    lines = [setup_line(report), _grid(header, rows)]
+    lines = [setup_line(report), text_table(header, rows)]
     notes = [kld_note(report), _sandbox_note(report)]
     return "\n".join(lines + [n for n in notes if n])
 
@@ -109,7 +97,7 @@ def _fidelity_tables(report: QualityReport) -> list[str]:
     measured = [r for r in report.rows if r.fidelity is not None]
     if not measured:
         return []
-    main = [[r.quant, human_bytes(r.bytes), f"{r.bpw:.2f}",
+    main = [[r.quant, format_bytes(r.bytes), f"{r.bpw:.2f}",
              _pm(r.fidelity.kld_mean, r.fidelity.kld_err, 6),
              _pm(r.fidelity.same_top, r.fidelity.same_top_err, 2, 100, " %"),
              _pm(r.fidelity.ppl, r.fidelity.ppl_err, 4),

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from quantize.display import format_bytes, text_table
+
 from ..errors import InvalidRequestError, VibeLocalError
-from ..fitting import fmt_bytes
 from .speed_worker import ERROR, FLASH_ATTN, KV_TYPE, N_BATCH, PROGRESS
 
 Progress = Callable[[str], None]
@@ -263,17 +264,8 @@ def format_speed_table(report: SpeedReport) -> str:
     """The rows as a text table, then the settings and the measured memory bandwidth."""
     s = report.settings
     head = ("quant", "size", "load s", f"pp{s.pp} t/s", f"tg{s.tg} t/s", "peak RSS",
-            "GB/s", "% of RAM bw")
-    lines = [head] + [_cells(report, r) for r in report.rows]
-    widths = [max(len(line[i]) for line in lines if len(line) == len(head))
-              for i in range(len(head))]
-    text = []
-    for line in lines:
-        if len(line) == 2:  # an error row: quant, then the message across the table
-            text.append(f"{line[0].ljust(widths[0])}  {line[1]}")
-            continue
-        text.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                              for i, (c, w) in enumerate(zip(line, widths))))
+            "GB/s", "% of RAM bw", "")  # the last column: a failed quant's error
+    table = text_table(head, [_cells(report, r) for r in report.rows], right=range(1, 8))
     bw = report.memory_bandwidth
     footer = [
         f"{s.threads} threads, repack {'on' if s.repack else 'off'}, flash attention "
@@ -283,17 +275,17 @@ def format_speed_table(report: SpeedReport) -> str:
         "GB/s = bytes read per generated token x tg t/s (weights once, KV cache at the mean "
         "position)",
     ]
-    return "\n".join([*text, "", *footer])
+    return "\n".join([table, "", *footer])
 
 
 def _cells(report: SpeedReport, row: SpeedRow) -> tuple[str, ...]:
-    size = fmt_bytes(row.file_bytes) if row.file_bytes else "-"
+    size = format_bytes(row.file_bytes) if row.file_bytes else "-"
     if row.error is not None:
-        return (row.quant, f"{size}  error: {row.error}")
+        return (row.quant, size, *["-"] * 6, f"error: {row.error}")
     pct = report.percent_of_measured(row)
     return (row.quant, size, f"{row.load_s:.2f}", _pm(row.pp), _pm(row.tg),
-            fmt_bytes(row.peak_rss_bytes) if row.peak_rss_bytes else "-",
-            f"{row.bandwidth / 1e9:.1f}", f"{pct:.0f}%")
+            format_bytes(row.peak_rss_bytes) if row.peak_rss_bytes else "-",
+            f"{row.bandwidth / 1e9:.1f}", f"{pct:.0f}%", "")
 
 
 def _pm(mean_and_sd: tuple[float, float]) -> str:

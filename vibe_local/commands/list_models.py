@@ -44,9 +44,9 @@ def _describe(model) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    from ..fitting import fmt_bytes
+    from quantize.display import format_bytes, text_table
 
-    lines = [("MODEL", "QUANT", "SIZE", "LOCATION")]
+    lines = []
     for row in rows:
         if row["damaged"]:
             lines.append((row["id"], " DAMAGED", "-",
@@ -54,9 +54,7 @@ def _table(rows: list[dict]) -> str:
                           " deletes it"))
         for q in row["quants"]:
             mark = "*" if q["quant"] == row["fit_pick"] else " "
-            lines.append((row["id"], f"{mark}{q['quant']}", fmt_bytes(q["bytes"]),
+            lines.append((row["id"], f"{mark}{q['quant']}", format_bytes(q["bytes"]),
                           f"{row['path']}/{q['file']}"))
-    widths = [max(len(line[i]) for line in lines) for i in range(3)]
-    text = ["  ".join([*(c.ljust(w) for c, w in zip(line[:3], widths)), line[3]])
-            for line in lines]
-    return "\n".join([*text, "", "* the quant `fit` picks on this machine"])
+    table = text_table(("MODEL", "QUANT", "SIZE", "LOCATION"), lines)
+    return "\n".join([table, "", "* the quant `fit` picks on this machine"])

@@ -58,6 +58,8 @@ class Tour:
         return 0
 
     def _ladder(self) -> Path:
+        from quantize.display import format_bytes, text_table
+
         from ..resolve import resolve
 
         self._step(1, "the quantization ladder, built from the bundled checkpoint")
@@ -67,8 +69,9 @@ class Tour:
         took = time.perf_counter() - started
         self._say(f"built {len(_manifest_files(resolved.path))} files in {took:.1f} s"
                   if lines else "cached from an earlier run")
-        for quant, size in _manifest_files(resolved.path):
-            self._say(f"  {quant:<7} {size / 2**20:6.2f} MiB")
+        table = text_table(("quant", "size"), [(quant, format_bytes(size)) for quant, size
+                                               in _manifest_files(resolved.path)], right=(1,))
+        self._say("\n".join(f"  {line}" for line in table.splitlines()))
         self._say(f"  in {resolved.path}")
         return resolved.path
 

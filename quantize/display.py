@@ -1,0 +1,46 @@
+"""How sizes, tables and progress look on a terminal, the same for both commands.
+
+One byte-size convention (binary units, as memory and llama.cpp's logs count them), tables
+laid out by `rich` (installed with Textual) and progress bars by `tqdm` (installed with
+huggingface_hub). It sits in `quantize`, the lower package, so that `vibe-quantize` and
+`vibe-local` share it; rich and tqdm are imported when first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+KIB, MIB, GIB = 2**10, 2**20, 2**30
+_TABLE_WIDTH = 1_000  # wide enough never to wrap: the text is printed, piped and grepped
+
+
+def format_bytes(n: float) -> str:
+    """A size in binary units: "766.2 KiB", "830.0 MiB", "1.86 GiB"."""
+    if n < MIB:
+        return f"{n / KIB:,.1f} KiB"
+    return f"{n / MIB:,.1f} MiB" if n < GIB else f"{n / GIB:,.2f} GiB"
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+               right: Sequence[int] = ()) -> str:
+    """Plain-text columns two spaces apart, header first, no borders and no styling.
+
+    Args:
+        right: indexes of the columns aligned right (numbers); the others align left.
+    """
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, padding=(0, 1), show_edge=False,
+                  header_style="none")
+    for i, name in enumerate(header):
+        table.add_column(Text(name), justify="right" if i in right else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    out = io.StringIO()
+    Console(file=out, width=_TABLE_WIDTH, color_system=None, force_terminal=False,
+            no_color=True, emoji=False, highlight=False).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
