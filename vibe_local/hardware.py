@@ -178,16 +178,25 @@ def parse_gpu_spec(spec: str, ram_total: int) -> tuple[tuple[GpuInfo, ...], bool
 
 def parse_cpuinfo(text: str) -> tuple[str, tuple[str, ...]]:
     """(CPU name, SIMD features) from Linux /proc/cpuinfo text (first processor block)."""
-    name, flags = "", set()
+    name, flags = _cpuinfo_fields(text)
+    return name, _simd(flags, _SIMD_FLAGS)
+
+
+def _cpuinfo_fields(text: str) -> tuple[str, tuple[str, ...]]:
+    """(CPU name, every feature flag) of the first processor block of /proc/cpuinfo."""
+    name, flags = "", ()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
         if key in ("model name", "hardware", "cpu model") and not name:
             name = value.strip()
         elif key in ("flags", "features") and not flags:
-            flags = set(value.split())
-    simd = tuple(dict.fromkeys(n for f, n in _SIMD_FLAGS.items() if f in flags))
-    return name, simd
+            flags = tuple(value.split())
+    return name, flags
+
+
+def _simd(flags: tuple[str, ...], names: dict[str, str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for f, n in names.items() if f in flags))
 
 
 def _sysctl(key: str) -> str:
@@ -200,17 +209,31 @@ def _sysctl(key: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def _cpu_facts() -> tuple[str, tuple[str, ...]]:
-    """CPU name and SIMD features of this machine, best effort."""
+def _cpu_raw() -> tuple[str, tuple[str, ...]]:
+    """CPU name and feature flags, best effort: /proc/cpuinfo's flags on Linux, the
+    hw.optional sysctl keys that are set on macOS."""
     if platform.system() == "Darwin":
-        simd = tuple(n for key, n in _MAC_FEATURES.items() if _sysctl(key) == "1")
-        return _sysctl("machdep.cpu.brand_string") or platform.processor(), simd
+        flags = tuple(key for key in _MAC_FEATURES if _sysctl(key) == "1")
+        return _sysctl("machdep.cpu.brand_string") or platform.processor(), flags
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            name, simd = parse_cpuinfo(f.read())
+            name, flags = _cpuinfo_fields(f.read())
     except OSError:
-        name, simd = "", ()
-    return name or platform.processor() or platform.machine(), simd
+        name, flags = "", ()
+    return name or platform.processor() or platform.machine(), flags
+
+
+def _cpu_facts() -> tuple[str, tuple[str, ...]]:
+    """CPU name and SIMD features (llama.cpp's names) of this machine."""
+    name, flags = _cpu_raw()
+    return name, _simd(flags, _MAC_FEATURES if platform.system() == "Darwin" else _SIMD_FLAGS)
+
+
+def cpu_signature() -> str:
+    """The CPU's name and every feature flag: what a result measured on this CPU holds for
+    (the backend self-test's verdict is cached under it)."""
+    name, flags = _cpu_raw()
+    return " ".join([name, *sorted(flags)])
 
 
 def is_apple_silicon() -> bool:

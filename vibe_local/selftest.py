@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -38,8 +37,9 @@ class SelfTestResult:
 
 def backend_key() -> str:
     """Identity of (llama-cpp-python version, CPU feature flags)."""
-    flags = _cpu_flags()
-    digest = hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16]
+    from .hardware import cpu_signature
+
+    digest = hashlib.sha256(cpu_signature().encode()).hexdigest()[:16]
     return f"llama-cpp-python {version('llama-cpp-python')} / cpu {digest}"
 
 
@@ -86,21 +86,6 @@ def _save(result: SelfTestResult) -> None:
     target = home_dir() / RESULT_FILE
     with atomic_output(target) as temp:
         temp.write_text(json.dumps(asdict(result), indent=2))
-
-
-def _cpu_flags() -> list[str]:
-    """CPU feature flags from /proc/cpuinfo (Linux) or sysctl (macOS); the name otherwise."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    if platform.system() == "Darwin":
-        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                             text=True)
-        return [out.stdout.strip(), platform.machine()]
-    return [platform.processor(), platform.machine()]
 
 
 def selftest_model() -> Path:
