@@ -8,7 +8,6 @@ ones or replace them by id. Unknown keys are ignored so older versions read newe
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,14 +108,11 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
+    from .toml_file import read_toml
+
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
+        return read_toml(path)
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise CatalogError(f"{path} is not valid TOML: {exc}") from None
 
 

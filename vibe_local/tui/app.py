@@ -327,11 +327,9 @@ class ChatApp(SlashCommands, AnswerCommands, App[None]):
         if not self.keymap_path.is_file():
             return
         try:
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            keymap = tomllib.loads(self.keymap_path.read_text("utf-8")).get("keymap", {})
+            from ..toml_file import read_toml
+
+            keymap = read_toml(self.keymap_path).get("keymap", {})
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
         except Exception as exc:  # noqa: BLE001 - a bad keymap must not stop the chat
             self.call_after_refresh(self.show_error, f"could not read {self.keymap_path}: {exc}")
