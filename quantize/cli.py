@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .cli_errors import OneLineParser, run_guarded
-from .display import format_bytes, text_table
+from .display import format_bytes, progress_bar, text_table
 from .errors import QuantizeError
 
 
@@ -69,7 +69,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     result = convert(args.src, args.out, args.outtype, name=args.name,
-                     on_tensor=_tensor_progress() if sys.stderr.isatty() else None)
+                     on_tensor=progress_bar("converting"))
     print(f"wrote {result.path} ({format_bytes(result.bytes)}, {result.outtype.upper()}, "
           f"{result.n_parameters:,} parameters) in {time.perf_counter() - started:.1f} s")
     return 0
@@ -95,16 +95,6 @@ def _types(args: argparse.Namespace) -> int:
         mark = "  (default ladder)" if name in DEFAULT_LADDER else ""
         print(f"{name:<8} ftype {ftype:>2}{mark}")
     return 0
-
-
-def _tensor_progress():
-    """A callback that redraws one status line per tensor on a terminal."""
-
-    def show(index: int, count: int, name: str) -> None:
-        end = "\n" if index == count else ""
-        print(f"\r\033[K[{index}/{count}] {name}", end=end, file=sys.stderr, flush=True)
-
-    return show
 
 
 _COMMANDS = {"convert": _convert, "ladder": _ladder, "types": _types}

@@ -8,7 +8,9 @@ huggingface_hub). It sits in `quantize`, the lower package, so that `vibe-quanti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 _TABLE_WIDTH = 1_000  # wide enough never to wrap: the text is printed, piped and grepped
@@ -44,3 +46,36 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]],
     Console(file=out, width=_TABLE_WIDTH, color_system=None, force_terminal=False,
             no_color=True, emoji=False, highlight=False).print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def progress_bar(description: str, stream: TextIO | None = None
+                 ) -> Callable[[int, int, str], None]:
+    """A callback `(done, total, label)` drawing a progress bar on a terminal.
+
+    tqdm draws nothing when the stream is not a terminal (piped output stays clean) and uses
+    no colour; the bar is removed when done reaches total.
+    """
+    from tqdm import tqdm
+
+    bars: list = []  # made at the first call, when the total is known
+
+    def show(done: int, total: int, label: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=description, file=stream or sys.stderr,
+                             disable=None, leave=False, dynamic_ncols=True))
+        bars[0].set_postfix_str(label, refresh=False)
+        bars[0].update(done - bars[0].n)
+        if done >= total:
+            bars[0].close()
+
+    return show
+
+
+def status_line(stream: TextIO | None = None) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """(show, clear): one line of status rewritten in place on a terminal; on anything else
+    both do nothing (no carriage returns in piped output)."""
+    from tqdm import tqdm
+
+    line = tqdm(file=stream or sys.stderr, disable=None, bar_format="{desc}", leave=False,
+                dynamic_ncols=True)
+    return line.set_description_str, line.close

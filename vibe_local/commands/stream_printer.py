@@ -18,8 +18,10 @@ class StreamPrinter:
 
     def __init__(self, out, *, hide_thinking: bool, quiet: bool, raw: bool = False):
         self.out, self.hide, self.quiet = out, hide_thinking, quiet
-        self.tty = out.isatty()
-        self._math = None if raw or not self.tty else _math_streams()
+        self.terminal = out.isatty()
+        # dim styling on a terminal; NO_COLOR (no-color.org) or a pipe: <think> lines instead
+        self.tty = self.terminal and not os.environ.get("NO_COLOR")
+        self._math = None if raw or not self.terminal else _math_streams()
         self.thinking: list[str] = []
         self.answer: list[str] = []
         self.stats = None
@@ -45,10 +47,10 @@ class StreamPrinter:
         if self.quiet:
             return
         note = "stopped" if interrupted else (self.stats.finish_reason if self.stats else "")
-        if self.stats and self.tty:
-            s = self.stats
-            print(f"{DIM}{s.completion_tokens} tokens · {s.generation_tokens_per_s:.1f} tok/s · "
-                  f"prompt {s.prompt_tokens_per_s:.0f} tok/s · {note}{RESET}", file=sys.stderr)
+        if self.stats and self.terminal:
+            s, (dim, reset) = self.stats, (DIM, RESET) if self.tty else ("", "")
+            print(f"{dim}{s.completion_tokens} tokens · {s.generation_tokens_per_s:.1f} tok/s · "
+                  f"prompt {s.prompt_tokens_per_s:.0f} tok/s · {note}{reset}", file=sys.stderr)
         elif interrupted:
             print("(stopped)", file=sys.stderr)
 

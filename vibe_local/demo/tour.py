@@ -9,9 +9,7 @@ width costs (`vibe-local bench quality --task arithmetic`).
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -108,14 +106,19 @@ class Tour:
         return correct
 
     def _quality(self, path: Path) -> None:
+        from quantize.display import status_line
+
         from ..bench.quality import run_quality
         from ..bench.quality_report import format_quality_table
 
         self._step(4, f"what each bit width costs (KLD on the model's own text, accuracy on "
                    f"{self.quality_limit} held-out problems)")
-        report = run_quality(path, task="arithmetic", limit=self.quality_limit, ctx=QUALITY_CTX,
-                             progress=_status_line())
-        _status_line(clear=True)
+        show, clear = status_line()
+        try:
+            report = run_quality(path, task="arithmetic", limit=self.quality_limit,
+                                 ctx=QUALITY_CTX, progress=show)
+        finally:
+            clear()
         self._say(format_quality_table(report))
 
     def _step(self, n: int, title: str) -> None:
@@ -124,21 +127,6 @@ class Tour:
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
-
-
-def _status_line(clear: bool = False) -> Callable[[str], None] | None:
-    """Progress on one rewritten stderr line when it is a terminal (nothing when piped)."""
-    if not sys.stderr.isatty():
-        return None
-    if clear:
-        sys.stderr.write("\r\033[K")
-        return None
-
-    def show(line: str) -> None:
-        sys.stderr.write(f"\r\033[K{line[:100]}")
-        sys.stderr.flush()
-
-    return show
 
 
 def _manifest_files(path: Path) -> list[tuple[str, int]]:
