@@ -15,9 +15,8 @@ from .errors import DoesNotFitError, InvalidModelError
 from .fitting import FitResult, format_table, plan
 from .generation import Sampling
 from .gguf_info import options_from_path
-from .hardware import probe
+from .hardware import default_threads, probe
 
-SMALL_MODEL_BYTES = 64 * 2**20  # below this, one thread beats several (see default_threads)
 GGML_TYPE = {"f16": 1, "q8_0": 8}  # ggml_type numbers for the KV cache (llama_cpp.GGML_TYPE_*)
 
 
@@ -86,7 +85,8 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
 
     repack = repack_allowed()
     kv = GGML_TYPE[choice.kv_type]
-    n_threads = threads or default_threads(Path(choice.path), result.hardware.physical_cores)
+    n_threads = threads or default_threads(Path(choice.path).stat().st_size,
+                                           result.hardware.physical_cores)
     try:
         llm = open_llama(choice.path, repack=repack, verbose=verbose, n_ctx=choice.ctx,
                          n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn,
@@ -97,17 +97,6 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
     info = ModelInfo(Path(choice.path), choice.quant, choice.ctx, choice.n_gpu_layers,
                      choice.kv_type, repack, extra={"reason": choice.reason, "fit": result})
     return Model(llm, info, sampling)
-
-
-def default_threads(path: Path, physical_cores: int) -> int:
-    """One thread for a tiny model, else one per physical core.
-
-    A token of a model this small is microseconds of work per layer; split across threads,
-    llama.cpp's per-operation barriers cost more than they save, and on a busy machine a thread
-    waiting for a descheduled sibling stalls every operation (measured on 2 busy cores with a
-    4 MB model: 1,730 tokens/s on one thread, 4 on two).
-    """
-    return 1 if path.stat().st_size < SMALL_MODEL_BYTES else physical_cores
 
 
 def _why() -> str:

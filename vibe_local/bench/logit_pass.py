@@ -51,12 +51,6 @@ class Chunks:
         return tokens
 
 
-def default_threads() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-
-
 def open_for_logits(path: Path, ctx: int, *, threads: int | None = None,
                     gpu_layers: int = 0, vocab_only: bool = False) -> Any:
     """A llama.cpp context that keeps the logits of every position of a `ctx`-token chunk.
@@ -65,6 +59,7 @@ def open_for_logits(path: Path, ctx: int, *, threads: int | None = None,
         InvalidModelError: llama.cpp could not load the file.
     """
     from ..backend import open_llama
+    from ..hardware import default_threads
     from ..selftest import repack_allowed
 
     threads = threads or default_threads()

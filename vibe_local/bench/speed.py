@@ -138,7 +138,7 @@ def measure_speed(path_or_ref: str | Path, quants: list[str] | None = None, *, r
     from importlib.metadata import version
 
     from ..gguf_info import options_from_path
-    from ..hardware import probe
+    from ..hardware import default_threads, probe
     from ..resolve import resolve
     from ..selftest import repack_allowed
     from .bandwidth import machine_bandwidth
@@ -150,7 +150,9 @@ def measure_speed(path_or_ref: str | Path, quants: list[str] | None = None, *, r
     _check_context(options, pp + tg)
     say = progress or (lambda line: None)
     hardware = probe()
-    settings = SpeedSettings(pp, tg, reps, threads or hardware.physical_cores, repack_allowed())
+    threads = threads or default_threads(max((o.bytes for o in options), default=None),
+                                         hardware.physical_cores)
+    settings = SpeedSettings(pp, tg, reps, threads, repack_allowed())
     say("memory bandwidth: measuring (once per machine, then cached) ...")
     bandwidth = machine_bandwidth(hardware, refresh=refresh_bandwidth)
     rows = [run_worker(option.quant, option.path, settings, say) for option in options]
