@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .engine import DEFAULT_SAMPLING, Model, ModelInfo
-from .errors import DoesNotFitError, InvalidModelError
+from .errors import DoesNotFitError
 from .fitting import FitResult, format_table, plan
 from .generation import Sampling
 from .gguf_info import options_from_path
@@ -87,20 +87,10 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
     kv = GGML_TYPE[choice.kv_type]
     n_threads = threads or default_threads(Path(choice.path).stat().st_size,
                                            result.hardware.physical_cores)
-    try:
-        llm = open_llama(choice.path, repack=repack, verbose=verbose, n_ctx=choice.ctx,
-                         n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn,
-                         type_k=kv, type_v=kv, n_batch=512, n_ubatch=512,
-                         n_threads=n_threads, n_threads_batch=n_threads)
-    except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-        raise InvalidModelError(f"llama.cpp could not load {choice.path}: {_why()}") from exc
+    llm = open_llama(choice.path, repack=repack, verbose=verbose, n_ctx=choice.ctx,
+                     n_gpu_layers=choice.n_gpu_layers, flash_attn=choice.flash_attn,
+                     type_k=kv, type_v=kv, n_batch=512, n_ubatch=512,
+                     n_threads=n_threads, n_threads_batch=n_threads)
     info = ModelInfo(Path(choice.path), choice.quant, choice.ctx, choice.n_gpu_layers,
                      choice.kv_type, repack, extra={"reason": choice.reason, "fit": result})
     return Model(llm, info, sampling)
-
-
-def _why() -> str:
-    from quantize import llama_log
-
-    return llama_log.recent_errors() or "no reason given; run with verbose=True"
-

@@ -18,7 +18,7 @@ from typing import Any
 
 from quantize.llama_params import missing_fields
 
-from .errors import BackendError
+from .errors import BackendError, InvalidModelError
 
 REPACK_FIELD = "use_extra_bufts"  # llama_model_params: weight repacking (the AMX guard)
 REPACK_FIELD_SINCE = "0.3.15"  # first llama-cpp-python whose bindings declare it
@@ -94,11 +94,18 @@ def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
 
     Raises:
         BackendError: this llama-cpp-python cannot turn repacking off (too old).
+        InvalidModelError: llama.cpp refused the file or the context; the message gives the
+            reason llama.cpp logged.
     """
     from llama_cpp import Llama
 
     from quantize import llama_log
 
     llama_log.install(verbose)
-    with _model_params(**{REPACK_FIELD: repack}):
-        return Llama(model_path=str(path), verbose=verbose, **kwargs)
+    try:
+        with _model_params(**{REPACK_FIELD: repack}):
+            return Llama(model_path=str(path), verbose=verbose, **kwargs)
+    except ValueError as exc:  # llama-cpp-python's "Failed to load model from file", ...
+        why = llama_log.recent_errors() or "no reason given; run with verbose=True"
+        raise InvalidModelError(f"llama.cpp could not load {path}: {why}; check the file "
+                                "(`vibe-local doctor`), or rebuild or pull it again") from exc

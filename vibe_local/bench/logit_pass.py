@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidModelError, InvalidRequestError
+from ..errors import InvalidRequestError
 
 GGML_TYPE_F16 = 1  # llama_cpp.GGML_TYPE_F16; the KV cache type of every pass
 
@@ -62,17 +62,13 @@ def open_for_logits(path: Path, ctx: int, *, threads: int | None = None,
     from ..hardware import default_threads
     from ..selftest import repack_allowed
 
+    if vocab_only:
+        return open_llama(path, vocab_only=True)
     threads = threads or default_threads()
-    try:
-        if vocab_only:
-            return open_llama(path, vocab_only=True)
-        return open_llama(path, repack=repack_allowed(), logits_all=True, n_ctx=ctx,
-                          n_batch=ctx, n_ubatch=min(ctx, 512), n_threads=threads,
-                          n_threads_batch=threads, type_k=GGML_TYPE_F16, type_v=GGML_TYPE_F16,
-                          flash_attn=True, n_gpu_layers=gpu_layers)
-    except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-        raise InvalidModelError(f"llama.cpp could not load {path}; check the file "
-                                "(vibe-local doctor, or rebuild the ladder)") from exc
+    return open_llama(path, repack=repack_allowed(), logits_all=True, n_ctx=ctx, n_batch=ctx,
+                      n_ubatch=min(ctx, 512), n_threads=threads, n_threads_batch=threads,
+                      type_k=GGML_TYPE_F16, type_v=GGML_TYPE_F16, flash_attn=True,
+                      n_gpu_layers=gpu_layers)
 
 
 def make_chunks(path: Path, text: str, ctx: int, chunks: int | None) -> Chunks:

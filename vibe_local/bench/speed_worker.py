@@ -60,20 +60,13 @@ def open_model(path: Path, *, threads: int, repack: bool, n_ctx: int):
     Raises:
         InvalidModelError: llama.cpp refused the file.
     """
-    from quantize import llama_log
-
     from ..api import GGML_TYPE
     from ..backend import open_llama
-    from ..errors import InvalidModelError
 
     started = time.perf_counter()
-    try:
-        llm = open_llama(path, repack=repack, n_ctx=n_ctx, n_batch=N_BATCH, n_ubatch=N_BATCH,
-                         n_threads=threads, n_threads_batch=threads, flash_attn=FLASH_ATTN,
-                         type_k=GGML_TYPE[KV_TYPE], type_v=GGML_TYPE[KV_TYPE])
-    except ValueError as exc:
-        raise InvalidModelError(f"llama.cpp could not load {path}: "
-                                f"{llama_log.recent_errors() or exc}") from exc
+    llm = open_llama(path, repack=repack, n_ctx=n_ctx, n_batch=N_BATCH, n_ubatch=N_BATCH,
+                     n_threads=threads, n_threads_batch=threads, flash_attn=FLASH_ATTN,
+                     type_k=GGML_TYPE[KV_TYPE], type_v=GGML_TYPE[KV_TYPE])
     return llm, time.perf_counter() - started
 
 
