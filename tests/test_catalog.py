@@ -51,7 +51,7 @@ def test_shipped_catalogue_has_both_vibethinker_models() -> None:
     assert (entry.source, entry.base) == ("WeiboAI/VibeThinker-3B", "Qwen/Qwen2.5-Coder-3B")
     assert entry.context == 40960 and entry.license == "MIT" and "Q4_K_M" in entry.ladder
     assert catalog["vibethinker-1.5b"].source == "WeiboAI/VibeThinker-1.5B"
-    sampling = entry.sampling.to_sampling()
+    sampling = entry.sampling
     assert (sampling.temperature, sampling.top_p, sampling.top_k, sampling.max_tokens) == \
         (0.6, 0.95, 0, 40960)
     assert catalog_files()[0].name == "models.toml"

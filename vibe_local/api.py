@@ -70,7 +70,7 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
 
     target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
     if sampling is None:
-        sampling = target.entry.sampling.to_sampling() if target.entry else DEFAULT_SAMPLING
+        sampling = target.entry.sampling if target.entry else DEFAULT_SAMPLING
     result = fit(target.path, quant=target.quant, ctx=ctx, memory=memory, gpu=gpu,
                  recommended_ctx=target.entry.context if target.entry else None)
     choice = result.choice

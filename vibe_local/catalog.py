@@ -20,21 +20,6 @@ CATALOG_NAME = "models.toml"
 
 
 @dataclass(frozen=True)
-class SamplingDefaults:
-    """A model's recommended sampling, as its card gives it."""
-
-    temperature: float = 0.6
-    top_p: float = 0.95
-    top_k: int = 0  # 0 = off
-    max_tokens: int = 40960
-
-    def to_sampling(self) -> Sampling:
-        """The engine's settings for these defaults."""
-        return Sampling(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                        max_tokens=self.max_tokens)
-
-
-@dataclass(frozen=True)
 class GgufSource:
     """A Hub repo of ready-made GGUF files and how its files are named."""
 
@@ -60,7 +45,7 @@ class CatalogEntry:
     license: str = ""
     base: str | None = None
     gguf: tuple[GgufSource, ...] = ()
-    sampling: SamplingDefaults = SamplingDefaults()
+    sampling: Sampling = Sampling()  # its recommended sampling; unset keys: VibeThinker's
 
 
 def catalog_files() -> list[Path]:
@@ -154,12 +139,12 @@ def _typed(value: Any, kind: type, where: str) -> Any:
     return value
 
 
-def _sampling(table: Any, where: str) -> SamplingDefaults:
+def _sampling(table: Any, where: str) -> Sampling:
     if not isinstance(table, dict):
         raise CatalogError(f"{where}, key 'sampling' must be a table")
     kinds = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int}
-    return SamplingDefaults(**{k: _typed(table[k], kind, f"{where}, key 'sampling.{k}'")
-                               for k, kind in kinds.items() if k in table})
+    return Sampling(**{k: _typed(table[k], kind, f"{where}, key 'sampling.{k}'")
+                       for k, kind in kinds.items() if k in table})
 
 
 def _gguf_sources(items: Any, where: str) -> tuple[GgufSource, ...]:

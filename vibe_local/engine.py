@@ -29,9 +29,7 @@ from .sampling_rules import validate_sampling
 Event = ThinkingDelta | AnswerDelta | Done
 Messages = str | list[dict[str, str]]
 
-# VibeThinker's recommended sampling (model card / paper). Greedy decoding makes reasoning
-# models loop, so it is never the default; pass temperature=0 to ask for it.
-DEFAULT_SAMPLING = Sampling(temperature=0.6, top_p=0.95, top_k=0, max_tokens=40960)
+DEFAULT_SAMPLING = Sampling()  # VibeThinker's recommended sampling (see Sampling)
 
 
 @dataclass

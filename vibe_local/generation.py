@@ -21,7 +21,12 @@ from .sampler import build_sampler, cached_prefix, decode_tokens
 
 @dataclass(frozen=True)
 class Sampling:
-    """Sampling settings for one reply. top_k 0 and min_p 0 mean off."""
+    """Sampling settings for one reply. top_k 0 and min_p 0 mean off.
+
+    The defaults are VibeThinker's recommended sampling (model card / paper), the one place
+    they are written: greedy decoding makes reasoning models loop, so it is never the default;
+    pass temperature=0 to ask for it.
+    """
 
     temperature: float = 0.6
     top_p: float = 0.95
