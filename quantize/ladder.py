@@ -16,6 +16,7 @@ from pathlib import Path
 from .atomic import check_output_dir
 from .checkpoint import Checkpoint, open_checkpoint
 from .convert import convert
+from .display import format_bytes
 from .errors import CheckpointNotFoundError
 from .hub import fetch_checkpoint, looks_like_repo_id
 from .llama_quantize import quantize_gguf
@@ -127,7 +128,7 @@ def build_ladder(
         entry = describe_gguf(target, quant, ftype_of(quant))
         manifest.put(entry)
         manifest.save(out)
-        report(f"{prefix}: wrote {target.name} ({entry.bytes / 1e6:,.1f} MB, {entry.bpw:.2f} bpw) "
+        report(f"{prefix}: wrote {target.name} ({format_bytes(entry.bytes)}, {entry.bpw:.2f} bpw) "
                f"in {time.perf_counter() - started:.1f} s")
     return manifest
 

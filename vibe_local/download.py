@@ -66,6 +66,7 @@ def fetch_file(remote: RemoteFile, target: Path,
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
 
+    from quantize.display import format_bytes
     from quantize.hub_errors import hub_errors
 
     partial = partial_path(remote)
@@ -76,7 +77,7 @@ def fetch_file(remote: RemoteFile, target: Path,
         partial.unlink()
         done = 0
     if done:
-        report(f"resuming {remote.filename} at {done / 2**20:,.1f} MiB")
+        report(f"resuming {remote.filename} at {format_bytes(done)}")
     url = hf_hub_url(remote.repo, remote.filename, revision=remote.commit)
     try:
         with open(partial, "ab") as f:
@@ -86,7 +87,7 @@ def fetch_file(remote: RemoteFile, target: Path,
     except hub_errors() as exc:
         have = partial.stat().st_size if partial.exists() else 0
         raise hub_error(exc, remote.repo, revision=remote.commit, filename=remote.filename,
-                        fix=f"{have / 2**20:,.1f} of {remote.size / 2**20:,.1f} MiB are kept, "
+                        fix=f"{format_bytes(have)} of {format_bytes(remote.size)} are kept, "
                         "run the same command again to resume") from None
     verify_download(partial, remote)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -274,6 +274,8 @@ def _config_json(entry: CatalogEntry) -> Path:
 
 
 def _fetch_ggufs(plan: PullPlan, target: Path, report: Report) -> None:
+    from quantize.display import format_bytes
+
     from .manifest_edit import add_gguf
 
     for quant, remote in plan.gguf.items():
@@ -282,7 +284,7 @@ def _fetch_ggufs(plan: PullPlan, target: Path, report: Report) -> None:
             fetch_file(remote, path, report)
         add_gguf(plan.entry, target, quant, path, remote)
         kind = "sha256" if remote.sha256 else "git blob sha1"
-        report(f"{plan.entry.id}: {quant} verified ({remote.size / 2**20:,.1f} MiB, {kind} ok)")
+        report(f"{plan.entry.id}: {quant} verified ({format_bytes(remote.size)}, {kind} ok)")
 
 
 def _copy_from_hf_cache(remote: RemoteFile, path: Path) -> bool:

@@ -55,7 +55,7 @@ def _panel(ax, labels: list[str], sizes: list[float], values: list[float],
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("file size (MB)")
+    ax.set_xlabel("file size (MiB)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
@@ -73,11 +73,12 @@ def write_plot(report: QualityReport, target: str | Path) -> Path:
     except ImportError:
         raise InvalidRequestError(NO_MATPLOTLIB) from None
     from quantize.atomic import atomic_output
+    from quantize.display import MIB
 
     panels = []
     measured = [r for r in report.rows if r.fidelity is not None and r.fidelity.kld_mean > 0]
     if measured:
-        panels.append(([r.quant for r in measured], [r.bytes / 1e6 for r in measured],
+        panels.append(([r.quant for r in measured], [r.bytes / MIB for r in measured],
                        [r.fidelity.kld_mean for r in measured],
                        [r.fidelity.kld_err for r in measured],
                        dict(higher_is_better=False, ylabel="mean KLD (nats, log scale)",
@@ -86,7 +87,7 @@ def write_plot(report: QualityReport, target: str | Path) -> Path:
               and not r.endpoint]  # no file size to plot it at
     if scored:
         name = report.task["name"] if report.task else "task"
-        panels.append(([r.quant for r in scored], [r.bytes / 1e6 for r in scored],
+        panels.append(([r.quant for r in scored], [r.bytes / MIB for r in scored],
                        [100 * r.task.accuracy for r in scored],
                        [100 * (r.task.stderr or 0.0) for r in scored],
                        dict(higher_is_better=True, ylabel=f"{name} accuracy (%)", log=False)))
