@@ -20,7 +20,7 @@ from .display import format_bytes
 from .errors import CheckpointNotFoundError
 from .hub import fetch_checkpoint, looks_like_repo_id
 from .llama_quantize import quantize_gguf
-from .manifest import Manifest, describe_gguf, load_manifest, sha256_file
+from .manifest import Manifest, describe_gguf, load_manifest, matches_checksum
 from .quant_types import ftype_of, parse_types
 from .qwen2 import ARCH_NAME, check_supported
 from .version import __version__
@@ -159,7 +159,7 @@ def _still_valid(manifest: Manifest, quant: str, target: Path) -> bool:
     entry = manifest.entry(quant)
     if entry is None or entry.file != target.name or not target.is_file():
         return False
-    return target.stat().st_size == entry.bytes and sha256_file(target) == entry.sha256
+    return target.stat().st_size == entry.bytes and matches_checksum(target, entry.sha256)
 
 
 def _llama_cpp_version() -> str:
