@@ -181,3 +181,13 @@ def test_to_dict_is_json_ready() -> None:
     assert data["gpus"][0]["backend"] == "cuda" and data["simulated"] == ["memory", "gpu"]
     assert set(data) == {"cpu_name", "physical_cores", "logical_cores", "simd", "ram_total",
                          "ram_available", "gpus", "unified_memory", "simulated"}
+
+
+def test_thread_policy_one_thread_for_a_tiny_model() -> None:
+    from vibe_local.hardware import SMALL_MODEL_BYTES, cpu_signature, default_threads
+
+    assert default_threads(SMALL_MODEL_BYTES - 1, physical_cores=8) == 1
+    assert default_threads(SMALL_MODEL_BYTES, physical_cores=8) == 8
+    assert default_threads(physical_cores=6) == 6
+    assert default_threads() >= 1  # this machine's physical cores, whatever they are
+    assert cpu_signature() == cpu_signature() != ""  # the self-test's cache key is stable

@@ -52,3 +52,12 @@ def test_piped_output_and_raw_keep_the_latex(monkeypatch: pytest.MonkeyPatch) ->
     assert piped == (f"<think>\n{''.join(THINKING)}\n</think>\n\n{''.join(ANSWER)}\n")
     raw, _ = printed(Terminal(), raw=True)
     assert "".join(ANSWER) in raw and "\\frac{1}{2}" in raw
+
+
+def test_no_color_writes_no_escape_codes(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    text, _ = printed(Terminal())
+    assert "\033" not in text and text.startswith("<think>\n")
+    stats = capsys.readouterr().err
+    assert "tok/s" in stats and "\033" not in stats  # the stats line still shown, undimmed
