@@ -1,9 +1,9 @@
 """How sizes, tables and progress look on a terminal, the same for both commands.
 
 One byte-size convention (binary units, as memory and llama.cpp's logs count them), tables
-laid out by `rich` and progress bars by `tqdm` (both declared dependencies, though Textual
-and huggingface_hub bring them too). It sits in `quantize`, the lower package, so that `vibe-quantize` and
-`vibe-local` share it; rich and tqdm are imported when first used.
+laid out by `rich` and progress bars by `tqdm` (both declared dependencies, though Textual and
+huggingface_hub bring them too). It sits in `quantize`, the lower package, so that
+`vibe-quantize` and `vibe-local` share it; rich and tqdm are imported when first used.
 """
 
 from __future__ import annotations

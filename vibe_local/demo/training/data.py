@@ -47,10 +47,11 @@ class Curriculum:
     pools: dict[tuple[str, tuple[int, int]], list[Problem]]
     weights: list[float]
     rng: random.Random
+    close: float = 0.0  # share of same-length differences drawn with equal leading digits
 
     @classmethod
-    def build(cls, seed: int, focus: float = 12.0,
-              op_share: dict[str, float] | None = None) -> Curriculum:
+    def build(cls, seed: int, focus: float = 12.0, op_share: dict[str, float] | None = None,
+              close: float = 0.0) -> Curriculum:
         pools: dict[tuple[str, tuple[int, int]], list[Problem]] = {}
         weights: list[float] = []
         for op, share in (op_share or OP_SHARE).items():
@@ -60,11 +61,24 @@ class Curriculum:
                 pools[(op, digits)] = make_problems(seed, count, op=op, digits=digits,
                                                     held_out=False)
                 weights.append(share * shape_weight(op, digits, focus) / total)
-        return cls(pools, weights, random.Random(seed))
+        return cls(pools, weights, random.Random(seed), close)
 
     def sample(self) -> Problem:
         key = self.rng.choices(list(self.pools), self.weights)[0]
+        op, (da, db) = key
+        if op == "-" and da == db > 1 and self.rng.random() < self.close:
+            return self.rng.choice(self._close_pool(key))
         return self.rng.choice(self.pools[key])
+
+    def _close_pool(self, key: tuple[str, tuple[int, int]]) -> list[Problem]:
+        """The pool's pairs whose leading digits are equal: the `compare:` line must then look
+        further right (899 - 812 is positive, 812 - 899 is not), the step the model misses."""
+        if key not in self._close:
+            self._close[key] = [p for p in self.pools[key] if str(p.a)[0] == str(p.b)[0]]
+        return self._close[key]
+
+    def __post_init__(self) -> None:
+        self._close: dict[tuple[str, tuple[int, int]], list[Problem]] = {}
 
     def texts(self, count: int) -> list[str]:
         """Whole chat transcripts, for training the tokenizer."""

@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "tokenizer); use another --seed so it sees new examples")
     p.add_argument("--focus", type=float, default=12.0, help="how much more often 3-digit by "
                    "3-digit sums and differences are drawn than their digit count alone says")
+    p.add_argument("--close", type=float, default=0.0, help="share of same-length differences "
+                   "drawn with equal leading digits (the compare step's hard case)")
     p.add_argument("--shares", type=parse_shares, default=OP_SHARE, metavar="+:0.5,-:0.3,*:0.2",
                    help="how the examples divide between the operations")
     p.add_argument("--threads", type=int, default=2)
@@ -188,7 +190,7 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     torch.set_num_threads(args.threads)
-    curriculum = Curriculum.build(args.seed, args.focus, args.shares)
+    curriculum = Curriculum.build(args.seed, args.focus, args.shares, args.close)
     if args.init:
         model, tok = load_checkpoint(args.init)
     else:
