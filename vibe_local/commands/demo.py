@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..demo.tour import QUALITY_ITEMS
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="the one-command tour on the bundled demo model",
                             description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=int, default=3, help="how many problems to ask")
-    parser.add_argument("--quality-limit", type=int, default=20,
-                        help="problems per quant in the quality table (default 20)")
+    parser.add_argument("--quality-limit", type=int, default=QUALITY_ITEMS,
+                        help=f"problems per quant in the quality table (default {QUALITY_ITEMS})")
     parser.add_argument("--no-quality", action="store_true", help="skip the quality table")
 
 

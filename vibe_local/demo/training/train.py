@@ -28,12 +28,25 @@ one's export with a new seed, so it draws new problems:
            --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/C  (stopped after step 1600)
     7. a lower learning rate to settle (accuracy swung 62-94 % between evaluations at 1e-3):
        --init /tmp/nano2/C --seed 9 --lr 3e-4 --warmup 10 --steps 2400 --eval-every 400 \
-           --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/E  (24 minutes; shipped)
+           --eval-count 32 --threads 1 --focus 12 --out /tmp/nano2/E  (24 minutes)
        3x3 sums stayed at 32/32 at every evaluation; differences rose 12 -> 44 %, products of
        3 digits by 1 from 28 -> 56 % (torch, 32 held-out problems each).
+    8. differences and products drawn as often as sums need (engine, 200 each: + 100 %,
+       - 34 %, x 44 % before):
+       --init /tmp/nano2/E --seed 21 --lr 1e-3 --warmup 30 --steps 6000 --eval-every 400 \
+           --eval-count 32 --threads 1 --focus 12 --shares "+:0.2,-:0.45,*:0.35" \
+           --out /tmp/nano17/A    (91 minutes at nice 19 on cores busy with other jobs)
+       The higher rate first cost sums (65 % at step 400) and won them back by step 3200;
+       at step 6000, 200 held-out each through the engine: + 100 %, - 96.5 %, x 100 %. Every
+       remaining miss was a `compare:` line with equal leading digits (847 - 857 > 0).
+    9. those hard comparisons drawn on purpose, at a low rate:
+       --init /tmp/nano17/A --seed 23 --lr 3e-4 --warmup 10 --steps 1200 --eval-every 400 \
+           --eval-count 32 --threads 2 --focus 12 --shares "+:0.25,-:0.5,*:0.25" \
+           --close 0.3 --out /tmp/nano17/B    (5 minutes on the idle machine; shipped)
+       Engine, 200 held-out each, BF16: + 100 %, - 98 %, x 100 %.
 
 Runs 5-7 ran two at a time, one thread each, on an otherwise idle 2-core machine (about 3,400
-tokens/s each, 1.7 steps/s). Every `--eval-every` steps the log shows a greedy accuracy on
+tokens/s each, 1.7 steps/s); run 9 with two threads reached about 8,000 tokens/s. Every `--eval-every` steps the log shows a greedy accuracy on
 held-out problems and the checkpoint is re-exported, so a run can be stopped at any time.
 """
 
