@@ -43,6 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     lad.add_argument("--force", action="store_true", help="rebuild files even if up to date")
     lad.add_argument("--verbose", action="store_true", help="show llama.cpp's own log lines")
 
+    imat = sub.add_parser("imatrix", help="importance matrix of a model on calibration text "
+                          "(for better low-bit quants and the IQ types)")
+    imat.add_argument("model", help="GGUF file (normally the 16-bit master) or ladder directory")
+    imat.add_argument("--calibration", default="default", metavar="FILE|default|self",
+                      help="text to run: a UTF-8 file, `default` (shipped math and code problems "
+                      "with worked reasoning) or `self` (the model's own thinking on shipped "
+                      "problems); default: default")
+    imat.add_argument("--chunks", type=int, help="chunks to evaluate (default: the whole text; "
+                      "16 for self)")
+    imat.add_argument("--ctx", type=int, default=512, help="tokens per chunk (default: 512)")
+    imat.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    imat.add_argument("-o", "--out", required=True, help="output file (.gguf, llama.cpp's format)")
+    imat.add_argument("--verbose", action="store_true", help="show llama.cpp's own log lines")
+
     sub.add_parser("types", help="list the quantization types that can be built")
     return parser
 
@@ -88,6 +102,20 @@ def _ladder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _imatrix(args: argparse.Namespace) -> int:
+    from .imatrix.make import ImatrixRequest, make_imatrix
+
+    started = time.perf_counter()
+    request = ImatrixRequest(args.model, args.out, args.calibration, args.chunks, args.ctx,
+                             args.threads, args.verbose)
+    result = make_imatrix(request, on_chunk=progress_bar("imatrix"),
+                          on_writing=progress_bar("self-calibration"))
+    print(f"wrote {args.out}: {len(result.entries)} matrices, {result.chunk_count} chunks of "
+          f"{result.chunk_size} tokens of {result.datasets[0]!r}, "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def _types(args: argparse.Namespace) -> int:
     from .quant_types import DEFAULT_LADDER, available_types
 
@@ -97,7 +125,7 @@ def _types(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"convert": _convert, "ladder": _ladder, "types": _types}
+_COMMANDS = {"convert": _convert, "ladder": _ladder, "imatrix": _imatrix, "types": _types}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -89,13 +89,32 @@ LOW_LEVEL = ["llama_model_default_params", "llama_model_quantize_default_params"
              "llama_print_system_info", "llama_supports_gpu_offload", "llama_vocab_is_eog",
              "llama_model_get_vocab", "llama_vocab_n_tokens", "llama_vocab_bos",
              "llama_vocab_get_add_bos", "llama_synchronize", "llama_sampler_chain_n",
-             "llama_sampler_chain_get", "llama_sampler_name"]
+             "llama_sampler_chain_get", "llama_sampler_name", "llama_model_load_from_file",
+             "llama_init_from_model", "llama_context_default_params", "llama_tokenize",
+             "llama_batch_init", "llama_batch_free", "llama_decode", "llama_get_memory",
+             "llama_memory_clear", "llama_free", "llama_model_free", "llama_sampler_chain_init",
+             "llama_sampler_chain_default_params", "llama_sampler_chain_add",
+             "llama_sampler_init_top_p", "llama_sampler_init_temp", "llama_sampler_init_dist",
+             "llama_sampler_sample", "llama_sampler_free", "ggml_backend_sched_eval_callback"]
+
+
+def _ggml_functions() -> bool:
+    from quantize.imatrix import ggml_tensor
+
+    return ggml_tensor.op_name(0) == "NONE" and ggml_tensor.type_name(0) == "f32"
 
 LLAMA_CPP_NO_MODEL = [
     ("llama_model_params.use_extra_bufts (the AMX crash guard)", "vibe_local/backend.py",
      _declares("llama_model_params", "use_extra_bufts")),
     ("llama_model_quantize_params.ftype / .nthread", "quantize/llama_quantize.py",
      _declares("llama_model_quantize_params", "ftype", "nthread")),
+    ("llama_context_params.cb_eval / .cb_eval_user_data / .n_ubatch / .n_seq_max",
+     "quantize/imatrix/run.py", _declares("llama_context_params", "cb_eval", "cb_eval_user_data",
+                                          "n_ubatch", "n_seq_max")),
+    ("llama_cpp._ggml.libggml (ggml_op_name, ggml_type_name, ggml_get_name, ggml_nbytes, "
+     "ggml_backend_buffer_is_host, ggml_backend_tensor_get) and struct ggml_tensor's layout "
+     "(checked against ggml_get_name/ggml_nbytes when collecting)",
+     "quantize/imatrix/ggml_tensor.py", _ggml_functions),
     ("llama_cpp.llama.llama_cpp (the bindings module Llama.__init__ reads its defaults from)",
      "vibe_local/backend.py", lambda: _bindings() is __import__("llama_cpp").llama_cpp),
     ("llama_cpp._internals.LlamaSampler (add_temp/top_k/top_p/min_p/dist/greedy, sample)",
