@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     lad.add_argument("--revision", help="Hub branch, tag or commit (repo ids only)")
     lad.add_argument("--force", action="store_true", help="rebuild files even if up to date")
     lad.add_argument("--verbose", action="store_true", help="show llama.cpp's own log lines")
+    lad.add_argument("--imatrix", metavar="auto|FILE",
+                     help="quantize with an importance matrix (files named TYPE-imat): `auto` "
+                     "computes it from the master on the default calibration text and keeps it "
+                     "in --out; FILE is one from `vibe-quantize imatrix` or llama-imatrix")
 
     imat = sub.add_parser("imatrix", help="importance matrix of a model on calibration text "
                           "(for better low-bit quants and the IQ types)")
@@ -93,7 +97,7 @@ def _ladder(args: argparse.Namespace) -> int:
     from .ladder import build_ladder
 
     manifest = build_ladder(args.src, args.out, args.types, name=args.name, force=args.force,
-                            revision=args.revision, verbose=args.verbose,
+                            revision=args.revision, verbose=args.verbose, imatrix=args.imatrix,
                             report=lambda line: print(line, file=sys.stderr, flush=True))
     print(text_table(("quant", "size", "bpw", "file"),
                      [(f.quant, format_bytes(f.bytes), f"{f.bpw:.2f}", f.file)
@@ -117,10 +121,11 @@ def _imatrix(args: argparse.Namespace) -> int:
 
 
 def _types(args: argparse.Namespace) -> int:
-    from .quant_types import DEFAULT_LADDER, available_types
+    from .quant_types import DEFAULT_LADDER, NEEDS_IMATRIX, available_types
 
     for name, ftype in available_types().items():
         mark = "  (default ladder)" if name in DEFAULT_LADDER else ""
+        mark += "  (needs --imatrix)" if name in NEEDS_IMATRIX else ""
         print(f"{name:<8} ftype {ftype:>2}{mark}")
     return 0
 

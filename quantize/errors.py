@@ -27,6 +27,11 @@ class UnknownQuantTypeError(QuantizeError, ValueError):
     """A quantization type name that llama.cpp does not offer (or we cannot build)."""
 
 
+class ImatrixRequiredError(QuantizeError, ValueError):
+    """A quantization type that llama.cpp only makes with an importance matrix, asked for
+    without one."""
+
+
 class DiskFullError(QuantizeError, OSError):
     """The output disk ran out of space; the partial file has been removed."""
 

@@ -19,9 +19,11 @@ from .convert import convert
 from .display import format_bytes
 from .errors import CheckpointNotFoundError
 from .hub import fetch_checkpoint, looks_like_repo_id
+from .imatrix.for_ladder import LadderImatrix, auto_imatrix, given_imatrix
 from .llama_quantize import quantize_gguf
 from .manifest import Manifest, describe_gguf, load_manifest, matches_checksum
-from .quant_types import ftype_of, parse_types
+from .quant_names import canonical, imatrix_name, split_name
+from .quant_types import MASTER_TYPES, check_imatrix_given, ftype_of, parse_types
 from .qwen2 import ARCH_NAME, check_supported
 from .version import __version__
 
@@ -85,6 +87,7 @@ def build_ladder(
     force: bool = False,
     revision: str | None = None,
     verbose: bool = False,
+    imatrix: str | None = None,
     report: ReportFn = lambda message: None,
 ) -> Manifest:
     """Convert `src` to a 16-bit master and quantize it to each type; write manifest.json.
@@ -97,40 +100,90 @@ def build_ladder(
         force: rebuild files even when their checksums match the manifest.
         revision: Hub revision (branch, tag or commit) when src is a repo id.
         verbose: let llama.cpp's own log lines through to stderr.
+        imatrix: None, "auto" (computed from the master with the default calibration and kept
+            in out_dir) or an imatrix file; every quantized file is then made with it and
+            named "<TYPE>-imat". Without it, "<TYPE>-imat" names in `types` use "auto".
         report: called with one human-readable line per step.
 
     Raises:
         OutputPathError: out_dir is a file or cannot be written (checked before any work).
+        ImatrixRequiredError: a type needs an importance matrix and `imatrix` is None.
         QuantizeError subclasses for every other bad input; see the CLI for the messages.
     """
-    wanted = types if isinstance(types, list) else parse_types(types)
-    for t in wanted:
-        ftype_of(t)
+    wanted = _plan(types if isinstance(types, list) else parse_types(types), imatrix is not None)
+    given = given_imatrix(imatrix)  # a bad file is refused before any work
     out = check_output_dir(out_dir)  # before a download or conversion, not after
     source = resolve_source(src, revision)
     checkpoint = open_checkpoint(source.path)
     check_supported(checkpoint)
     master = master_type(checkpoint)
     manifest = _start_manifest(out, source, checkpoint, name, master, force)
-    steps = [master] + [t for t in wanted if t != master]
-    for index, quant in enumerate(steps, start=1):
-        prefix = f"[{index}/{len(steps)}] {quant}"
-        target = out / f"{manifest.name}-{quant}.gguf"
-        if not force and _still_valid(manifest, quant, target):
-            report(f"{prefix}: {target.name} is up to date (sha256 matches), skipped")
-            continue
-        started = time.perf_counter()
-        if quant == master:
-            result = convert(source.path, target, master.lower(), name=manifest.name)
-            manifest.parameters = result.n_parameters
-        else:
-            quantize_gguf(out / manifest.entry(master).file, target, quant, verbose=verbose)
-        entry = describe_gguf(target, quant, ftype_of(quant))
-        manifest.put(entry)
-        manifest.save(out)
-        report(f"{prefix}: wrote {target.name} ({format_bytes(entry.bytes)}, {entry.bpw:.2f} bpw) "
-               f"in {time.perf_counter() - started:.1f} s")
+    quants = [(base, imat) for base, imat in wanted if base != master]
+    run = _Run(out, manifest, source, master, force, verbose, report, len(quants) + 1)
+    run.step(1, master, None)
+    matrix = given
+    if matrix is None and any(imat for _, imat in quants):
+        matrix = auto_imatrix(out, manifest.name, run.master_path, force=force, report=report)
+    for index, (base, imat) in enumerate(quants, start=2):
+        run.step(index, base, matrix if imat else None)
     return manifest
+
+
+def _plan(names: list[str], imatrix_given: bool) -> list[tuple[str, bool]]:
+    """(type, made with an imatrix) per requested name, validated and without repeats: a
+    "-imat" name wants an imatrix, and with --imatrix every quantized type uses it.
+
+    Raises:
+        UnknownQuantTypeError, ImatrixRequiredError: before any work starts.
+    """
+    plan = []
+    for name in names:
+        ftype_of(name)
+        base, imat = split_name(canonical(name))
+        imat = (imat or imatrix_given) and base not in MASTER_TYPES
+        check_imatrix_given(base, imat)
+        plan.append((base, imat))
+    return list(dict.fromkeys(plan))
+
+
+@dataclass
+class _Run:
+    """One ladder run: builds a step's file unless the manifest says it is up to date."""
+
+    out: Path
+    manifest: Manifest
+    source: Source
+    master: str
+    force: bool
+    verbose: bool
+    report: ReportFn
+    total: int
+
+    @property
+    def master_path(self) -> Path:
+        return self.out / f"{self.manifest.name}-{self.master}.gguf"
+
+    def step(self, index: int, quant: str, matrix: LadderImatrix | None) -> None:
+        label = imatrix_name(quant) if matrix else quant
+        prefix = f"[{index}/{self.total}] {label}"
+        target = self.out / f"{self.manifest.name}-{label}.gguf"
+        record = matrix.record if matrix else None
+        if not self.force and _still_valid(self.manifest, label, target, record):
+            self.report(f"{prefix}: {target.name} is up to date (sha256 matches), skipped")
+            return
+        started = time.perf_counter()
+        if quant == self.master:
+            result = convert(self.source.path, target, quant.lower(), name=self.manifest.name)
+            self.manifest.parameters = result.n_parameters
+        else:
+            quantize_gguf(self.master_path, target, quant, verbose=self.verbose,
+                          imatrix=matrix.input if matrix else None)
+        entry = describe_gguf(target, label, ftype_of(quant))
+        entry.imatrix = record
+        self.manifest.put(entry)
+        self.manifest.save(self.out)
+        self.report(f"{prefix}: wrote {target.name} ({format_bytes(entry.bytes)}, "
+                    f"{entry.bpw:.2f} bpw) in {time.perf_counter() - started:.1f} s")
 
 
 def _start_manifest(out: Path, source: Source, checkpoint: Checkpoint, name: str | None,
@@ -154,10 +207,14 @@ def _start_manifest(out: Path, source: Source, checkpoint: Checkpoint, name: str
     )
 
 
-def _still_valid(manifest: Manifest, quant: str, target: Path) -> bool:
-    """The manifest lists this file and the file on disk still has that checksum."""
+def _still_valid(manifest: Manifest, quant: str, target: Path,
+                 imatrix: dict | None = None) -> bool:
+    """The manifest lists this file, made with the same imatrix (or none), and the file on
+    disk still has that checksum."""
     entry = manifest.entry(quant)
     if entry is None or entry.file != target.name or not target.is_file():
+        return False
+    if (entry.imatrix or {}).get("sha256") != (imatrix or {}).get("sha256"):
         return False
     return target.stat().st_size == entry.bytes and matches_checksum(target, entry.sha256)
 

@@ -9,26 +9,36 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import llama_log
 from .atomic import atomic_output
 from .errors import QuantizeError
 from .llama_params import set_fields
-from .quant_types import ftype_of
+from .quant_types import check_imatrix_given, ftype_of
+
+if TYPE_CHECKING:
+    from .imatrix.quant_params import ImatrixInput
 
 _backend_ready = False
 
 
 def quantize_gguf(src: Path, dst: Path, type_name: str, *, threads: int | None = None,
-                  verbose: bool = False) -> None:
+                  verbose: bool = False, imatrix: ImatrixInput | None = None) -> None:
     """Write `dst` as the `type_name` quantization of the 16/32-bit GGUF `src`, atomically.
+
+    Args:
+        imatrix: an importance matrix for the quantizer, recorded in the file's
+            `quantize.imatrix.*` keys as llama-quantize records it.
 
     Raises:
         UnknownQuantTypeError: type_name is not a type we can build.
+        ImatrixRequiredError: the type needs an importance matrix and none was given.
         QuantizeError: llama.cpp refused or failed (its reason is quoted).
         DiskFullError: the disk filled up; nothing is left behind.
     """
     ftype = ftype_of(type_name)
+    check_imatrix_given(type_name, imatrix is not None)
     import llama_cpp
 
     global _backend_ready
@@ -42,6 +52,12 @@ def quantize_gguf(src: Path, dst: Path, type_name: str, *, threads: int | None =
     except AttributeError as exc:  # an unset ftype would quietly give llama.cpp's default type
         raise QuantizeError(f"this llama-cpp-python cannot be told the quantization type ({exc}); "
                             "install the version pyproject.toml asks for") from None
+    arrays = None
+    if imatrix is not None:
+        from .imatrix.quant_params import QuantizeArrays
+
+        arrays = QuantizeArrays(imatrix)  # kept alive until llama_model_quantize returns
+        arrays.apply(params)
     with atomic_output(dst) as temp:
         llama_log.clear()
         status = llama_cpp.llama_model_quantize(

@@ -5,7 +5,10 @@ Schema (format 1)::
     {"format": 1, "name": ..., "source": "path" | "repo@revision", "source_fingerprint": ...,
      "architecture": "Qwen2ForCausalLM", "gguf_architecture": "qwen2", "parameters": N,
      "master": "BF16", "created_by": ...,
-     "files": [{"quant", "file", "bytes", "sha256", "bpw", "ftype"}, ...]}
+     "files": [{"quant", "file", "bytes", "sha256", "bpw", "ftype"[, "imatrix"]}, ...]}
+
+A file made with an importance matrix is named "<TYPE>-imat" and its entry has "imatrix":
+{"file", "sha256", "dataset", "chunks"}; plain files have no "imatrix" key.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class ManifestFile:
     sha256: str
     bpw: float
     ftype: int
+    imatrix: dict[str, Any] | None = None  # file, sha256, dataset, chunks when one was used
 
 
 @dataclass
@@ -66,8 +70,12 @@ class Manifest:
     def save(self, directory: Path) -> Path:
         """Write manifest.json atomically."""
         target = directory / MANIFEST_NAME
+        data = asdict(self)
+        for item in data["files"]:
+            if item["imatrix"] is None:
+                del item["imatrix"]
         with atomic_output(target) as temp:
-            temp.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+            temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return target
 
 
