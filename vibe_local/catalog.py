@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quantize.quant_names import canonical
+
 from .errors import CatalogError, ModelNotFoundError
 from .generation import Sampling
 from .paths import home_dir
@@ -89,7 +91,7 @@ def get_entry(model_id: str) -> CatalogEntry:
 def split_ref(ref: str) -> tuple[str, str | None]:
     """"vibethinker-3b:Q4_K_M" -> ("vibethinker-3b", "Q4_K_M"); no colon -> (ref, None)."""
     model_id, sep, quant = ref.partition(":")
-    return model_id, (quant.strip().upper() or None) if sep else None
+    return model_id, (canonical(quant) or None) if sep else None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def parse_entry(model_id: str, table: Any, path: Path | str = CATALOG_NAME) -> C
         values[key] = _typed(table[key], kind, f"{where}, key {key!r}")
     if not values["ladder"] or not all(isinstance(q, str) for q in values["ladder"]):
         raise CatalogError(f"{where}, key 'ladder' must be a non-empty list of quant names")
-    values["ladder"] = tuple(q.upper() for q in values["ladder"])
+    values["ladder"] = tuple(canonical(q) for q in values["ladder"])
     return CatalogEntry(id=model_id, **values, gguf=_gguf_sources(table.get("gguf", []), where),
                         sampling=_sampling(table.get("sampling", {}), where))
 

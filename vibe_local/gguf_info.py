@@ -124,14 +124,19 @@ def read_geometry(path: str | Path) -> ModelGeometry:
                          path.stat().st_size, None if file_type is None else int(file_type))
 
 
-def _quant_name(file_type: int | None, path: Path) -> str:
-    """"Q4_K_M" from general.file_type via gguf's LlamaFileType; the file stem if unknown."""
+def _quant_name(fields: dict, path: Path) -> str:
+    """"Q4_K_M" from general.file_type via gguf's LlamaFileType, "Q4_K_M-imat" when the file
+    records an importance matrix (llama.cpp's quantize.imatrix.file); the stem if unknown."""
     import gguf
 
+    from quantize.imatrix.quant_params import KEY_FILE
+    from quantize.quant_names import imatrix_name
+
     try:
-        return gguf.LlamaFileType(file_type).name.split("_", 1)[1]
+        name = gguf.LlamaFileType(fields.get("general.file_type")).name.split("_", 1)[1]
     except (ValueError, TypeError):
         return path.stem
+    return imatrix_name(name) if KEY_FILE in fields else name
 
 
 def _single_option(path: Path) -> QuantOption:
@@ -140,7 +145,7 @@ def _single_option(path: Path) -> QuantOption:
     n_bytes = sum(t.n_bytes for t in header.tensors)
     n_elements = sum(t.n_elements for t in header.tensors)
     bpw = round(8 * n_bytes / n_elements, 4) if n_elements else 0.0
-    quant = _quant_name(header.fields.get("general.file_type"), path)
+    quant = _quant_name(header.fields, path)
     return QuantOption(quant, path, bpw, path.stat().st_size)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
+from quantize.quant_names import canonical
+
 from .catalog import CatalogEntry, get_entry, split_ref
 from .demo.bundled import build_bundled, is_bundled
 from .download import RemoteFile, fetch_file, hub_error
@@ -109,7 +111,7 @@ def _pull_bundled(entry: CatalogEntry, report: Report) -> PullResult:
 
 
 def _wanted(entry: CatalogEntry, spec: str) -> list[str]:
-    spec = spec.upper()
+    spec = canonical(spec)
     if spec == "ALL":
         return list(entry.ladder)
     if spec == "AUTO":

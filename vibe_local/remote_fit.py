@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from quantize.quant_names import split_name
+
 from .catalog import CatalogEntry
 from .gguf_info import ModelGeometry, QuantOption
 
@@ -24,8 +26,10 @@ def estimated_bpw(quant: str) -> float:
     """
     import gguf
 
-    name = quant.upper()
-    for candidate in (name, name.rsplit("_", 1)[0]):
+    name = split_name(quant)[0].upper()  # an imatrix changes the values, not the sizes
+    # a K-quant mix is named after its main type ("Q4_K_M" -> Q4_K); the IQ "_M" mixes are
+    # built on the "_S" type ("IQ3_M" -> IQ3_S)
+    for candidate in (name, name.rsplit("_", 1)[0], name.removesuffix("_M") + "_S"):
         try:
             block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[candidate]]
             return 8 * size / block

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantize.quant_names import canonical
+
 from .catalog import CatalogEntry, get_entry, split_ref
 from .demo.bundled import build_bundled, is_bundled
 from .errors import ModelNotFoundError, OfflineError
@@ -46,7 +48,7 @@ def resolve(model: str | Path, *, quant: str | None = "auto", assume_yes: bool =
         raise ModelNotFoundError(f"no such model file or ladder directory: {model}")
     model_id, asked = split_ref(str(model))
     entry = get_entry(model_id)
-    want = asked or (None if quant in (None, "auto") else quant.upper())
+    want = asked or (None if quant in (None, "auto") else canonical(quant))
     have = installed(model_id)
     if have and (want is None or any(q.quant == want for q in have.quants)):
         return Resolved(have.path, want, entry)
