@@ -69,7 +69,22 @@ def _quantize_cases() -> list[Case]:
         Case(VQ, ("types",), closed_stdout=True),
         Case(VQ, ("--help",), 0, closed_stdout=True),
     ]
-    return convert + ladder + outputs
+    return convert + ladder + outputs + _imatrix_cases()
+
+
+def _imatrix_cases() -> list[Case]:
+    out = ("-o", "{out}/m.imatrix.gguf", "--ctx", "32", "--chunks", "1")
+    models = [Case(VQ, ("imatrix", m, *out)) for m in BAD_MODELS[:6]]
+    texts = [Case(VQ, ("imatrix", "{good_gguf}", "--calibration", f, *out))
+             for f in BAD_CORPUS_FILES]
+    files = [Case(VQ, ("ladder", "{good_ckpt}", "--out", "{out}/l", "--types", "Q4_K_M",
+                       "--imatrix", f)) for f in ("{missing}", "{empty}", "{random}", "{text}")]
+    return models + texts + files + [
+        Case(VQ, ("imatrix", "{good_gguf}", "-o", "{dir}")),
+        Case(VQ, ("imatrix", "{good_gguf}", "--ctx", "4", "-o", "{out}/m.gguf")),
+        Case(VQ, ("ladder", "{good_ckpt}", "--out", "{out}/l", "--types", "IQ2_XS")),
+        Case(VQ, ("imatrix", "{good_gguf}"), 2),
+    ]
 
 
 def _number_cases() -> list[Case]:
@@ -178,7 +193,7 @@ def test_the_corpus_covers_every_subcommand() -> None:
     commands = {case.command for case in CASES}
     wanted = {f"{VL} {c}" for c in ("demo", "run", "chat", "serve", "fit", "pull", "list", "rm",
                                     "doctor", "bench speed", "bench quality")}
-    wanted |= {f"{VQ} {c}" for c in ("convert", "ladder", "types")}
+    wanted |= {f"{VQ} {c}" for c in ("convert", "ladder", "imatrix", "types")}
     assert wanted <= commands, wanted - commands
     assert len({case.id for case in CASES}) == len(CASES), "two cases with the same id"
 

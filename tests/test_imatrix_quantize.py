@@ -138,3 +138,30 @@ def test_ladder_imatrix_auto_is_made_once_and_kept(tiny_checkpoint: TinyCheckpoi
                             report=lines.append)
     assert "reusing tiny.imatrix.gguf" in lines[1] and "up to date" in lines[2]
     assert [f.quant for f in manifest.files] == ["BF16", "IQ3_XXS-imat"]
+
+
+def test_a_lone_file_made_with_an_imatrix_is_named_imat(tiny_f16_gguf: Path, imatrix,
+                                                        tmp_path: Path) -> None:
+    from vibe_local.gguf_info import options_from_path
+
+    path, data = imatrix
+    quantize_gguf(tiny_f16_gguf, tmp_path / "a.gguf", "Q4_K_M", imatrix=ImatrixInput(data, "x"))
+    quantize_gguf(tiny_f16_gguf, tmp_path / "b.gguf", "Q4_K_M")
+    assert options_from_path(tmp_path / "a.gguf")[0].quant == "Q4_K_M-imat"
+    assert options_from_path(tmp_path / "b.gguf")[0].quant == "Q4_K_M"
+
+
+@pytest.mark.parametrize(("quant", "bits"), [("Q4_K_M-imat", 4.5), ("IQ4_XS-imat", 4.25),
+                                             ("IQ3_M", 3.4375), ("IQ2_XS-imat", 2.3125)])
+def test_size_estimates_before_download_know_the_new_types(quant: str, bits: float) -> None:
+    from vibe_local.remote_fit import estimated_bpw
+
+    assert estimated_bpw(quant) == bits
+
+
+def test_catalogue_names_are_canonical(tmp_path: Path) -> None:
+    from vibe_local.catalog import get_entry, split_ref
+
+    assert split_ref("vibethinker-3b:iq4_xs-IMAT") == ("vibethinker-3b", "IQ4_XS-imat")
+    ladder = get_entry("vibethinker-1.5b").ladder
+    assert {"Q4_K_M-imat", "IQ4_XS-imat", "Q2_K-imat", "IQ2_XS-imat"} <= set(ladder)
