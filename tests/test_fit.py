@@ -279,7 +279,7 @@ def test_real_gpu_ignored_when_llama_cpp_cannot_offload(ladder: Path,
 def test_to_dict_schema_and_table(ladder: Path) -> None:
     result = plan(options_from_path(ladder), probe(memory="2GiB", gpu="cuda:1GiB"))
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"hardware", "choice", "rows", "reason"}
+    assert set(data) == {"hardware", "choice", "rows", "reason", "download_plan"}
     assert set(data["choice"]) == {"quant", "path", "n_gpu_layers", "ctx", "kv_type",
                                    "flash_attn", "reason"}
     for row in data["rows"]:

@@ -31,8 +31,9 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
             (`vibethinker-3b`, `vibethinker-3b:Q4_K_M`) resolved through the store.
         quant: a quant name to force, or "auto"/None to let the fit choose.
         recommended_ctx: the context to aim for (default: the catalogue's, for an id).
-        assume_yes: pull a catalogue id that is not in the store yet without asking;
-            interactive: ask y/N on the terminal instead (see `resolve.resolve`).
+        assume_yes: pull a catalogue id that is not in the store yet, then fit its files;
+            without it such an id is planned from the catalogue (`FitResult.download_plan`),
+            offline. interactive: ask y/N before a pull (see `resolve.resolve`).
         ctx: context length to plan for (default: the model's recommended length if it fits).
         memory: simulate this much RAM ("8GiB"); gpu: simulate a GPU ("none", "cuda:12GiB",
             "metal"). Both default to the real machine (or VIBE_LOCAL_MEMORY / VIBE_LOCAL_GPU).
@@ -42,11 +43,18 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
         InvalidRequestError: unknown quant, or ctx above the model's maximum.
         OfflineError, DownloadError, DiskSpaceError: a catalogue id that could not be pulled.
     """
-    from .resolve import resolve
+    from .resolve import not_downloaded, resolve
 
+    hardware = probe(memory=memory, gpu=gpu)
+    missing = None if assume_yes else not_downloaded(model, quant)
+    if missing is not None and missing[0].geometry is not None:  # a user's entry may lack it
+        from .remote_fit import plan_download
+        from .store import model_dir
+
+        entry, forced = missing
+        return plan_download(entry, hardware, model_dir(entry.id), ctx=ctx, quant=forced)
     target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
     options = options_from_path(target.path)
-    hardware = probe(memory=memory, gpu=gpu)
     forced = None if target.quant in (None, "auto") else target.quant
     if recommended_ctx is None and target.entry is not None:
         recommended_ctx = target.entry.context

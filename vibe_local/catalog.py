@@ -34,6 +34,22 @@ class GgufSource:
 
 
 @dataclass(frozen=True)
+class Geometry:
+    """A model's shape as its config.json states it: enough for the memory fit to plan a
+    download before any file exists (see `remote_fit.plan_download`)."""
+
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    tied: bool
+    trained_context: int
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     """One model id: where its files come from and how to run it."""
 
@@ -48,6 +64,7 @@ class CatalogEntry:
     base: str | None = None
     gguf: tuple[GgufSource, ...] = ()
     sampling: Sampling = Sampling()  # its recommended sampling; unset keys: VibeThinker's
+    geometry: Geometry | None = None  # lets `fit` plan before the download
 
 
 def catalog_files() -> list[Path]:
@@ -106,7 +123,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _REQUIRED = {"name": str, "source": str, "architecture": str, "parameters": int,
              "context": int, "ladder": list}
 _OPTIONAL = {"license": str, "base": str}
-_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list"}
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list",
+               bool: "true or false"}
 
 
 def parse_entry(model_id: str, table: Any, path: Path | str = CATALOG_NAME) -> CatalogEntry:
@@ -129,7 +147,8 @@ def parse_entry(model_id: str, table: Any, path: Path | str = CATALOG_NAME) -> C
         raise CatalogError(f"{where}, key 'ladder' must be a non-empty list of quant names")
     values["ladder"] = tuple(canonical(q) for q in values["ladder"])
     return CatalogEntry(id=model_id, **values, gguf=_gguf_sources(table.get("gguf", []), where),
-                        sampling=_sampling(table.get("sampling", {}), where))
+                        sampling=_sampling(table.get("sampling", {}), where),
+                        geometry=_geometry(table.get("geometry"), where))
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:
@@ -147,6 +166,23 @@ def _sampling(table: Any, where: str) -> Sampling:
     kinds = {"temperature": float, "top_p": float, "top_k": int, "max_tokens": int}
     return Sampling(**{k: _typed(table[k], kind, f"{where}, key 'sampling.{k}'")
                        for k, kind in kinds.items() if k in table})
+
+
+def _geometry(table: Any, where: str) -> Geometry | None:
+    """The optional [models.ID.geometry] table; every key is required when it is there."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise CatalogError(f"{where}, key 'geometry' must be a table")
+    values = {}
+    for name, kind in Geometry.__annotations__.items():
+        if name not in table:
+            raise CatalogError(f"{where}, key 'geometry.{name}' is missing")
+        flag = kind == "bool"  # annotations are strings here (postponed evaluation)
+        values[name] = _typed(table[name], bool if flag else int, f"{where}, key 'geometry.{name}'")
+        if not flag and values[name] < 1:
+            raise CatalogError(f"{where}, key 'geometry.{name}' must be at least 1")
+    return Geometry(**values)
 
 
 def _gguf_sources(items: Any, where: str) -> tuple[GgufSource, ...]:

@@ -231,11 +231,13 @@ class FitResult:
     choice: Choice | None
     rows: list[dict] = field(default_factory=list)
     reason: str = ""
+    download_plan: bool = False  # planned from the catalogue before a download (remote_fit)
 
     def to_dict(self) -> dict:
         return {"hardware": self.hardware.to_dict(),
                 "choice": asdict(self.choice) if self.choice else None,
-                "rows": [dict(r) for r in self.rows], "reason": self.reason}
+                "rows": [dict(r) for r in self.rows], "reason": self.reason,
+                "download_plan": self.download_plan}
 
 
 def _row(option: QuantOption, p: Placement) -> dict:

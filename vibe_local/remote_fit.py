@@ -3,19 +3,26 @@
 The real fit reads geometry from GGUF headers; before anything is downloaded there is no GGUF,
 so the geometry comes from the checkpoint's `config.json` (one small file) and each quant's
 weight bytes from the file size the Hub publishes, or, for a quant built locally, from the
-parameter count and the quant's bits per weight (gguf's block sizes). After the pull, `run`
-and `fit` decide again from the real files.
+parameter count and the quant's bits per weight (gguf's block sizes). `fit` plans a catalogue
+model that is not downloaded the same way, with the geometry from the catalogue and no network
+at all. After the pull, `run` and `fit` decide again from the real files.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from quantize.quant_names import split_name
 
-from .catalog import CatalogEntry
+from .catalog import CatalogEntry, Geometry
+from .fitting import FitResult
 from .gguf_info import ModelGeometry, QuantOption
+from .hardware import Hardware
+
+PLAN_NOTE = ("plan for a download ({id} is not downloaded yet; sizes estimated from bits per "
+             "weight)")
 
 
 def estimated_bpw(quant: str) -> float:
@@ -44,21 +51,59 @@ def estimated_bytes(entry: CatalogEntry, quant: str) -> int:
 
 
 def geometry_from_config(config: dict, file_bytes: int, bpw: float) -> ModelGeometry:
-    """A Qwen2 geometry from config.json (read as the converter reads it), the weights spread
-    evenly over the layers.
+    """A Qwen2 geometry from config.json (read as the converter reads it).
 
     Raises:
         CheckpointError: config.json lacks a value the geometry needs (the message names it).
     """
-    from quantize.qwen2 import ARCH_NAME, Qwen2Config
+    from quantize.qwen2 import Qwen2Config
 
     cfg = Qwen2Config.from_hf(config)
-    embd = int(cfg.n_vocab * cfg.n_embd * bpw / 8)
-    rest = max(0, file_bytes - embd - (0 if cfg.tied_embeddings else embd))
-    return ModelGeometry(ARCH_NAME, cfg.n_layer, cfg.n_embd, cfg.n_ff, cfg.n_head, cfg.n_head_kv,
-                         cfg.head_dim, cfg.head_dim, cfg.n_vocab, cfg.n_ctx_train,
-                         tuple([rest // cfg.n_layer] * cfg.n_layer), embd, embd,
-                         cfg.tied_embeddings, file_bytes, None)
+    shape = Geometry(cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_head_kv, cfg.head_dim, cfg.n_ff,
+                     cfg.n_vocab, cfg.tied_embeddings, cfg.n_ctx_train)
+    return geometry_from_shape(shape, file_bytes, bpw)
+
+
+def geometry_from_shape(shape: Geometry, file_bytes: int, bpw: float) -> ModelGeometry:
+    """A Qwen2 geometry for a file of `file_bytes` at `bpw`: the embedding matrix at bpw, the
+    rest spread evenly over the layers."""
+    from quantize.qwen2 import ARCH_NAME
+
+    embd = int(shape.vocab * shape.hidden * bpw / 8)
+    rest = max(0, file_bytes - embd - (0 if shape.tied else embd))
+    return ModelGeometry(ARCH_NAME, shape.layers, shape.hidden, shape.ffn, shape.heads,
+                         shape.kv_heads, shape.head_dim, shape.head_dim, shape.vocab,
+                         shape.trained_context, tuple([rest // shape.layers] * shape.layers),
+                         embd, embd, shape.tied, file_bytes, None)
+
+
+def plan_download(entry: CatalogEntry, hardware: Hardware, store_dir: Path, *,
+                  ctx: int | None = None, quant: str | None = None) -> FitResult:
+    """The fit for a catalogue model that is not downloaded: geometry from the catalogue, each
+    quant's size from its bits per weight (K-quant mixes come out 5-15 % larger). The choice's
+    path is where the pull would put the file (`store_dir`). No file or network is touched.
+
+    Raises:
+        InvalidRequestError: the entry has no geometry, an unknown quant, or ctx out of range.
+    """
+    from .errors import InvalidRequestError
+    from .fitting import plan
+
+    if entry.geometry is None:
+        raise InvalidRequestError(f"the catalogue entry {entry.id!r} has no geometry to plan "
+                                  f"from; pull it first: `vibe-local pull {entry.id}`")
+    options, geometries = [], {}
+    for name in entry.ladder:
+        n_bytes, bpw = estimated_bytes(entry, name), estimated_bpw(name)
+        options.append(QuantOption(name, store_dir / f"{entry.name}-{name}.gguf", bpw, n_bytes))
+        geometries[name] = geometry_from_shape(entry.geometry, n_bytes, bpw)
+    result = plan(options, hardware, ctx=ctx, quant=quant, recommended_ctx=entry.context,
+                  geometries=geometries)
+    result.download_plan = True
+    result.reason = f"{PLAN_NOTE.format(id=entry.id)}: {result.reason}"
+    if result.choice:
+        result.choice = replace(result.choice, reason=result.reason)
+    return result
 
 
 def choose_quant(entry: CatalogEntry, config_path: Path, sizes: dict[str, int],

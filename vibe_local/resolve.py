@@ -44,14 +44,10 @@ def resolve(model: str | Path, *, quant: str | None = "auto", assume_yes: bool =
     path = Path(model).expanduser()
     if path.exists():
         return Resolved(path, quant)
-    if isinstance(model, Path) or path.suffix == ".gguf" or len(path.parts) > 1:
-        raise ModelNotFoundError(f"no such model file or ladder directory: {model}")
-    model_id, asked = split_ref(str(model))
-    entry = get_entry(model_id)
-    want = asked or (None if quant in (None, "auto") else canonical(quant))
-    have = installed(model_id)
-    if have and (want is None or any(q.quant == want for q in have.quants)):
-        return Resolved(have.path, want, entry)
+    entry, want, have = _lookup(model, quant)
+    if have is not None:
+        return Resolved(have, want, entry)
+    model_id = entry.id
     if is_bundled(entry):  # local and quick: built without asking, network or not
         return Resolved(build_bundled(entry, model_dir(model_id), report or _to_stderr), want,
                         entry)
@@ -66,6 +62,36 @@ def resolve(model: str | Path, *, quant: str | None = "auto", assume_yes: bool =
 
     result = pull(ref, report=report or _to_stderr)
     return Resolved(result.path, want, entry)
+
+
+def not_downloaded(model: str | Path, quant: str | None = "auto",
+                   ) -> tuple[CatalogEntry, str | None] | None:
+    """(entry, quant asked for) when `model` is a catalogue id the store lacks and that is
+    not built locally (the bundled demo): what `fit` plans from the catalogue. Else None.
+
+    Raises:
+        ModelNotFoundError: neither a path nor a catalogue id.
+    """
+    if Path(model).expanduser().exists():
+        return None
+    entry, want, have = _lookup(model, quant)
+    return None if have is not None or is_bundled(entry) else (entry, want)
+
+
+def _lookup(model: str | Path, quant: str | None,
+            ) -> tuple[CatalogEntry, str | None, Path | None]:
+    """A `-m` value that is not an existing path, as (catalogue entry, quant asked for, store
+    directory holding it or None)."""
+    path = Path(model).expanduser()
+    if isinstance(model, Path) or path.suffix == ".gguf" or len(path.parts) > 1:
+        raise ModelNotFoundError(f"no such model file or ladder directory: {model}")
+    model_id, asked = split_ref(str(model))
+    entry = get_entry(model_id)
+    want = asked or (None if quant in (None, "auto") else canonical(quant))
+    have = installed(model_id)
+    if have and (want is None or any(q.quant == want for q in have.quants)):
+        return entry, want, have.path
+    return entry, want, None
 
 
 def _to_stderr(line: str) -> None:

@@ -2,6 +2,8 @@
 
 For each quant: weights, KV cache, compute buffer and total memory, and whether it runs fully
 on the GPU, partly, on the CPU, or not at all; then the choice and why, in one line.
+A catalogue model that is not downloaded yet is planned from the catalogue (its geometry, and
+sizes estimated from bits per weight), offline; `--yes` pulls it first and fits the real files.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(machine_line(result.hardware))
         print(format_table(result))
+        if result.download_plan:
+            print(f"Nothing was downloaded. After `vibe-local pull {args.model}` the fit decides "
+                  "again from the real files.")
     return 0 if result.choice else EXIT_DOES_NOT_FIT
 
 
