@@ -23,6 +23,7 @@ class TensorInfo:
     n_elements: int
     n_bytes: int
     offset: int  # from the start of the file
+    type: str = ""  # ggml type name, e.g. "Q4_K" (gguf.GGMLQuantizationType)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _parse_header(buf, file_size: int) -> GGUFHeader:
     for name, shape, qtype, offset in infos:
         block, size = gguf.GGML_QUANT_SIZES[qtype]
         n = math.prod(shape)
-        tensors.append(TensorInfo(name, shape, n, n // block * size, data + offset))
+        tensors.append(TensorInfo(name, shape, n, n // block * size, data + offset, qtype.name))
     end = max((t.offset + t.n_bytes for t in tensors), default=data)
     if end > file_size:
         raise EOFError(f"truncated: {file_size:,} bytes, tensor data needs {end:,}")

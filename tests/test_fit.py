@@ -302,11 +302,15 @@ def test_to_dict_schema_and_table(ladder: Path) -> None:
     (1024, 1023, False),  # context filled without flash attention: the compute terms are real
 ])
 def test_estimate_is_honest_about_rss(honest_gguf: Path, ctx: int, n_prompt: int,
-                                      flash_attn: bool) -> None:
-    """Predicted bytes vs the RSS of a fresh process running the model in real llama.cpp."""
+                                      flash_attn: bool, backend_ready) -> None:
+    """Predicted bytes vs the RSS of a fresh process running the model in real llama.cpp,
+    loaded as the runtime loads it (repacking as the self-test allows)."""
+    from vibe_local.selftest import repack_allowed
+
     g = read_geometry(honest_gguf)
     e = estimate(g, ctx=ctx, flash_attn=flash_attn)
-    m = measure(honest_gguf, ctx, n_prompt=n_prompt, flash_attn=flash_attn)
+    m = measure(honest_gguf, ctx, n_prompt=n_prompt, flash_attn=flash_attn,
+                repack=repack_allowed())
     assert m["buffers"]["KV"] == pytest.approx(e.kv_bytes / MIB, abs=0.01)
     assert m["buffers"]["model"] == pytest.approx(e.weights_bytes / MIB, abs=0.01)
     assert e.total_bytes - RUNTIME_BYTES > 64 * MIB  # tens of MiB: well above RSS noise

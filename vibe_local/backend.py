@@ -6,6 +6,13 @@ machines; see DESIGN.md). `Llama.__init__` builds its model parameters from
 `llama_model_default_params()`, so while constructing we wrap that function to apply our fields.
 A ctypes structure silently accepts an attribute it does not declare, so every field is checked
 against the structure's `_fields_` first: on a build without it the guard would be a no-op.
+
+Repacking and memory mapping: llama.cpp maps the file and points the weights it uses as they are
+at the mapping, but copies each weight it repacks into a buffer of its own (llama-model-loader.cpp,
+load_all_data), and after loading unmaps only the file's ends outside the mapped weights, so the
+pages of the repacked weights stay resident too: two copies (1.5B Q4_K_M: 1.82 GiB RSS instead of
+1.24 GiB). So when repacking may apply to a weight on the CPU, the file is read instead of mapped
+(`use_mmap=False`): one copy, which is what the memory fit counts.
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ from .errors import BackendError, InvalidModelError
 
 REPACK_FIELD = "use_extra_bufts"  # llama_model_params: weight repacking (the AMX guard)
 REPACK_FIELD_SINCE = "0.3.15"  # first llama-cpp-python whose bindings declare it
+# Weight types that some CPU kernel of our llama.cpp repacks (ggml-cpu/repack.cpp: Q4_0, Q4_K,
+# IQ4_NL, MXFP4 with AVX2, Q2_K with AVX-512, Q5_K, Q6_K, Q8_0, Q1_0 on ARM; ggml-cpu/amx:
+# Q4_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS). Float weights are never repacked and stay mapped.
+REPACKED_TYPES = frozenset({"Q1_0", "Q2_K", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K", "Q8_0",
+                            "IQ4_NL", "IQ4_XS", "MXFP4"})
 
 _construct_lock = threading.Lock()
 
@@ -80,6 +92,48 @@ def _model_params(**fields: Any) -> Iterator[None]:
             low_level.llama_model_default_params = original
 
 
+def may_repack(path: str | Path, n_gpu_layers: int = 0) -> bool:
+    """Whether llama.cpp, with repacking allowed, may repack a weight of `path` that runs on
+    the CPU: a matrix of a repackable type in a block (or output layer) the GPU does not hold.
+
+    `n_gpu_layers` is llama.cpp's count (the output layer first, then the last blocks; negative
+    means all). The embedding lookup (get_rows) is never repacked, so a full offload maps.
+
+    Raises:
+        ModelNotFoundError, InvalidModelError: not a readable GGUF file.
+    """
+    from .gguf_info import read_header
+
+    header = read_header(path)
+    n_layer = int(header.fields.get(f"{header.fields.get('general.architecture')}.block_count")
+                  or 0)
+    k = 0 if not _gpu_offload() else n_layer + 1 if n_gpu_layers < 0 else n_gpu_layers
+    cpu_blocks = n_layer if k == 0 else max(0, n_layer - (k - 1))
+    on_cpu = {f"blk.{i}." for i in range(cpu_blocks)}
+    for t in header.tensors:
+        output = k == 0 and t.name in ("output.weight", "token_embd.weight")
+        block = t.name[:t.name.find(".", 4) + 1] in on_cpu
+        if (output or block) and len(t.shape) == 2 and t.type in REPACKED_TYPES:
+            return True
+    return False
+
+
+def is_mapped(llm) -> bool:
+    """Whether a loaded `Llama` maps its file (llama-cpp-python >= 0.3.3x: load_mode, where
+    LLAMA_LOAD_MODE_NONE = 0 means read; earlier: use_mmap)."""
+    params = llm.model_params
+    if hasattr(params, "load_mode"):
+        return params.load_mode != 0
+    return bool(params.use_mmap)
+
+
+def _gpu_offload() -> bool:
+    """Whether this llama.cpp can offload at all (without, n_gpu_layers is ignored)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
 def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
                **kwargs: Any):
     """Load a GGUF file into a `llama_cpp.Llama`.
@@ -91,6 +145,8 @@ def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
             callers ask `selftest.repack_allowed()` (the self-test sits above this module).
         verbose: let llama.cpp's log lines through.
         **kwargs: passed to `llama_cpp.Llama` (n_ctx, n_threads, logits_all, vocab_only, ...).
+            Without `use_mmap`, the file is mapped unless repacking may apply (`may_repack`),
+            so that one copy of the weights is resident (see the module docstring).
 
     Raises:
         BackendError: this llama-cpp-python cannot turn repacking off (too old).
@@ -102,6 +158,8 @@ def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
     from quantize import llama_log
 
     llama_log.install(verbose)
+    if "use_mmap" not in kwargs and repack and not kwargs.get("vocab_only"):
+        kwargs["use_mmap"] = not may_repack(path, kwargs.get("n_gpu_layers", 0))
     try:
         with _model_params(**{REPACK_FIELD: repack}):
             return Llama(model_path=str(path), verbose=verbose, **kwargs)
