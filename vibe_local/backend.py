@@ -159,6 +159,7 @@ def open_llama(path: str | Path, *, repack: bool = False, verbose: bool = False,
 
     llama_log.install(verbose)
     if "use_mmap" not in kwargs and repack and not kwargs.get("vocab_only"):
+        check_fields(_low_level().llama_model_params, [REPACK_FIELD])  # refuse before reading
         kwargs["use_mmap"] = not may_repack(path, kwargs.get("n_gpu_layers", 0))
     try:
         with _model_params(**{REPACK_FIELD: repack}):
