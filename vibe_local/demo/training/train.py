@@ -47,7 +47,8 @@ one's export with a new seed, so it draws new problems:
 
 Runs 5-7 ran two at a time, one thread each, on an otherwise idle 2-core machine (about 3,400
 tokens/s each, 1.7 steps/s); run 9 with two threads reached about 8,000 tokens/s. Every
-`--eval-every` steps the log shows a greedy accuracy on held-out problems and the checkpoint is re-exported, so a run can be stopped at any time.
+`--eval-every` steps the log shows a greedy accuracy on held-out problems and the checkpoint is
+re-exported, so a run can be stopped at any time.
 """
 
 from __future__ import annotations
