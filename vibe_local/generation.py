@@ -17,6 +17,7 @@ from typing import Any
 
 from .reasoning import AnswerDelta, LoopGuard, ReasoningSplitter, ThinkingDelta, wrap_up_cue
 from .sampler import build_sampler, cached_prefix, decode_tokens
+from .speculation import speculative_tokens
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Sampling:
     max_tokens: int = 40960
     think_budget: int | None = None
     seed: int | None = None
+    speculate: bool = True  # prompt-lookup drafts verified in batches (speculation.py)
 
 
 @dataclass
@@ -53,6 +55,8 @@ class GenerationStats:
     thinking_closed_by: str | None = None  # "budget" or "loop" when the engine closed it
     loop_reason: str | None = None
     seed: int | None = None
+    draft_tokens: int = 0  # speculation: tokens drafted and verified
+    accepted_draft_tokens: int = 0  # of which the sampler drew the same
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,14 @@ class Generator:
         yield Done(self.stats)
 
     def _tokens(self) -> Iterator[int]:
+        if self.sampling.speculate:
+            return speculative_tokens(self.llm, self.history, self.sampler, self.n_ctx,
+                                      self._count_draft)
         return decode_tokens(self.llm, self.history, self.sampler)
+
+    def _count_draft(self, drafted: int, accepted: int) -> None:
+        self.stats.draft_tokens += drafted
+        self.stats.accepted_draft_tokens += accepted
 
     def _finish_reason(self, token: int) -> str | None:
         if self.stop.is_set():

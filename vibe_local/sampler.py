@@ -42,6 +42,16 @@ def decode_tokens(llm: Any, tokens: list[int], sampler) -> Iterator[int]:
     and on a flat distribution that is enough for the same seed to draw another token.
     Each yielded token is evaluated when the next one is requested; stop iterating to stop.
     """
+    evaluate_prompt(llm, tokens)
+    while True:
+        token = sampler.sample(llm._ctx, -1)
+        yield token
+        llm.eval([token])
+
+
+def evaluate_prompt(llm: Any, tokens: list[int]) -> None:
+    """Evaluate `tokens`, reusing the cached prefix, the last token on its own (see
+    `decode_tokens`): afterwards the logits at index -1 are the next token's."""
     reuse = cached_prefix(llm, tokens)
     if reuse == 0:
         llm.reset()
@@ -49,10 +59,6 @@ def decode_tokens(llm: Any, tokens: list[int], sampler) -> Iterator[int]:
     if reuse < len(tokens) - 1:
         llm.eval(tokens[reuse:-1])
     llm.eval(tokens[-1:])
-    while True:
-        token = sampler.sample(llm._ctx, -1)
-        yield token
-        llm.eval([token])
 
 
 def cached_prefix(llm: Any, tokens: list[int]) -> int:

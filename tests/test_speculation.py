@@ -1,0 +1,187 @@
+"""Self-speculative decoding: the drafts, and the same replies as plain decoding.
+
+The equality tests run each reply twice through the real engine (llama.cpp), speculation on and
+off, and compare everything the user sees: thinking, answer, finish reason, token counts. The
+scripted model (tests/fixtures/scripted_model.py) covers the loop's rules (budget, loop guard,
+stop, context full); the demo model and a random-weight model cover real sampling, where every
+token is a draw from a spread-out distribution.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from fixtures.scripted_model import ENTRIES, ScriptedModel, chatml_ending_with
+from vibe_local.backend import open_llama
+from vibe_local.chat_template import ChatTemplate
+from vibe_local.engine import Model, ModelInfo, Reply
+from vibe_local.reasoning import ThinkingDelta
+from vibe_local.speculation import MAX_DRAFT, DraftIndex, DraftLength
+
+NANO = Path(__file__).parent.parent / "vibe_local" / "demo" / "vibethinker-nano"
+
+
+def test_draft_is_what_followed_the_most_recent_occurrence() -> None:
+    index = DraftIndex()
+    context = [1, 2, 3, 10, 11, 1, 2, 3, 20, 21, 22, 5, 2, 3]
+    assert index.propose(context, 2) == [20, 21]  # the later "2 3", not the first
+    assert index.propose(context + [20, 21, 22, 9, 9], 3) == []  # "22 9 9": never seen
+
+
+def test_draft_prefers_the_longer_match() -> None:
+    context = [7, 8, 9, 40, 1, 8, 9, 50, 1, 7, 8, 9]
+    assert DraftIndex().propose(context, 1) == [40]  # "7 8 9" beats the later "8 9"
+
+
+def test_draft_of_a_repeating_block_keeps_repeating() -> None:
+    assert DraftIndex().propose([5, 1, 2, 1, 2], 5) == [1, 2, 1, 2, 1]
+
+
+def test_index_grows_with_the_context() -> None:
+    index = DraftIndex()
+    context = [1, 2, 3]
+    assert index.propose(context, 4) == []
+    context += [4, 1, 2, 3]
+    assert index.propose(context, 4) == [4, 1, 2, 3]
+
+
+def test_draft_length_adapts_and_pauses_when_drafts_miss() -> None:
+    lengths = DraftLength(start=4)
+    assert lengths.next() == 4
+    lengths.record(4, 4)
+    assert lengths.next() == 8
+    lengths.record(8, 8)
+    assert lengths.next() == MAX_DRAFT
+    lengths.record(8, 2)
+    assert lengths.next() == 3
+    pauses = []
+    for _ in range(4):  # misses in a row pause for 1, 2, 4, 8 tokens
+        lengths.record(lengths.current, 0)
+        pauses.append(_paused_for(lengths))
+    assert pauses == [1, 2, 4, 8] and lengths.current == 1
+    lengths.record(1, 1)
+    lengths.record(2, 0)
+    assert _paused_for(lengths) == 1  # a hit resets the pause
+
+
+def _paused_for(lengths: DraftLength) -> int:
+    n = 0
+    while lengths.next() == 0:
+        n += 1
+    return n
+
+
+def _both(model: Model, *args, **options) -> tuple[Reply, Reply]:
+    """The same request with speculation on and off."""
+    on = model.chat(*args, speculate=True, **options)
+    off = model.chat(*args, speculate=False, **options)
+    return on, off
+
+
+def _assert_same(on: Reply, off: Reply) -> None:
+    assert (on.thinking, on.answer) == (off.thinking, off.answer)
+    for name in ("finish_reason", "completion_tokens", "thinking_tokens", "thinking_closed_by",
+                 "loop_reason", "prompt_tokens"):
+        assert getattr(on.stats, name) == getattr(off.stats, name), name
+    assert off.stats.draft_tokens == 0
+
+
+@pytest.fixture
+def scripted_model(scripted: ScriptedModel) -> Model:
+    llm = open_llama(scripted.gguf, n_ctx=1024, n_threads=2)
+    with Model(llm, ModelInfo(scripted.gguf, "F32", 1024, 0, "f16", False)) as loaded:
+        yield loaded
+
+
+def _use(model: Model, behaviour: str, opened: bool = False) -> Model:
+    prefix = "<think>" if opened else ""
+    model.template = ChatTemplate(chatml_ending_with(f"{prefix} {ENTRIES[behaviour]}"))
+    return model
+
+
+@pytest.mark.parametrize("behaviour,opened,options", [
+    ("solve", False, {}),
+    ("ramble", True, {"max_tokens": 400}),  # a 133-token cycle: drafts pay from the 2nd round
+    ("ramble", True, {"think_budget": 250}),  # budget closes the thinking mid-draft
+    ("loop", True, {}),  # loop guard on thinking: the drafts make the loop cheap, still caught
+    ("answer_loop", False, {}),  # loop guard on the answer
+    ("ramble", True, {"max_tokens": 300, "temperature": 0}),
+])
+def test_scripted_replies_are_the_same(scripted_model: Model, behaviour: str, opened: bool,
+                                       options: dict) -> None:
+    on, off = _both(_use(scripted_model, behaviour, opened), "Explain.", seed=3, **options)
+    _assert_same(on, off)
+    if behaviour != "solve":
+        assert on.stats.accepted_draft_tokens > on.stats.completion_tokens / 3
+
+
+def test_loop_guard_fires_where_it_did(scripted_model: Model) -> None:
+    on, _ = _both(_use(scripted_model, "loop", opened=True), "Explain.")
+    assert on.stats.thinking_closed_by == "loop" and on.thinking.count(" but") == 200
+    assert on.answer == "answer two"
+
+
+def test_context_full_stops_at_the_same_token(scripted: ScriptedModel) -> None:
+    llm = open_llama(scripted.gguf, n_ctx=200, n_threads=2)
+    with Model(llm, ModelInfo(scripted.gguf, "F32", 200, 0, "f16", False)) as small:
+        on, off = _both(_use(small, "ramble", opened=True), "Go.")
+    _assert_same(on, off)
+    assert on.stats.finish_reason == "context_full"
+    assert on.stats.prompt_tokens + on.stats.completion_tokens == 199
+
+
+def test_stop_ends_a_speculating_reply(scripted_model: Model) -> None:
+    _use(scripted_model, "ramble", opened=True)
+    seen = 0
+    for event in scripted_model.stream("Explain.", speculate=True):
+        if isinstance(event, ThinkingDelta):
+            seen += 1
+            if seen == 300:
+                threading.Thread(target=scripted_model.stop).start()
+        elif not hasattr(event, "text"):
+            stats = event.stats
+    assert stats.finish_reason == "cancelled" and 300 <= stats.completion_tokens < 600
+    assert stats.accepted_draft_tokens > 0
+
+
+def test_next_turn_reuses_the_cache_after_speculation(scripted_model: Model) -> None:
+    """Rejected drafts are gone from the token record, so the prefix cache still matches."""
+    model = _use(scripted_model, "ramble", opened=True)
+    first = model.chat("Explain.", max_tokens=300)
+    again = model.chat("Explain.", max_tokens=300)
+    assert again.thinking == first.thinking
+    assert again.stats.cached_prompt_tokens == again.stats.prompt_tokens - 1
+
+
+@pytest.fixture(scope="module")
+def nano(tmp_path_factory: pytest.TempPathFactory) -> Model:
+    from quantize.convert import convert
+
+    gguf = convert(NANO, tmp_path_factory.mktemp("nano") / "nano-BF16.gguf", "bf16").path
+    llm = open_llama(gguf, n_ctx=512, n_threads=2)
+    with Model(llm, ModelInfo(gguf, "BF16", 512, 0, "f16", False)) as loaded:
+        yield loaded
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.6, 1.0])
+def test_demo_model_replies_are_the_same(nano: Model, temperature: float) -> None:
+    """The demo model's traces restate the digits they work on, so its drafts get accepted."""
+    accepted = 0
+    for seed, question in enumerate(("What is 482 + 379?", "What is 907 - 518?",
+                                     "What is 6 * 734?")):
+        on, off = _both(nano, question, seed=seed, temperature=temperature, max_tokens=300)
+        _assert_same(on, off)
+        accepted += on.stats.accepted_draft_tokens
+    assert accepted > 0
+
+
+def test_random_weights_replies_are_the_same(tiny_f16_gguf: Path) -> None:
+    """Every token a real draw from a flat distribution: drafts mostly fail and are dropped."""
+    llm = open_llama(tiny_f16_gguf, n_ctx=256, n_threads=2)
+    with Model(llm, ModelInfo(tiny_f16_gguf, "F16", 256, 0, "f16", False)) as loaded:
+        for seed in (1, 2):
+            _assert_same(*_both(loaded, "Tell me something. Tell me something.", seed=seed,
+                                temperature=1.0, max_tokens=64))
