@@ -50,6 +50,19 @@ def test_run_json(capsys, scripted: ScriptedModel) -> None:
     assert stats["completion_tokens"] == 9 and stats["generation_tokens_per_s"] > 0
 
 
+def test_run_no_speculate(capsys, scripted: ScriptedModel) -> None:
+    """The prompt holds the thinking's words, so drafts come from it; --no-speculate: none."""
+    prompt = "Please think about the problem first."
+    replies = {}
+    for flags in ((), ("--no-speculate",)):
+        code, out, err = _run(capsys, "run", "-m", str(scripted.gguf), "--json", *flags, prompt)
+        assert code == 0, err
+        replies[flags] = json.loads(out)
+    on, off = replies[()], replies[("--no-speculate",)]
+    assert (on["thinking"], on["answer"]) == (off["thinking"], off["answer"])
+    assert on["stats"]["accepted_draft_tokens"] > 0 and off["stats"]["draft_tokens"] == 0
+
+
 def test_piped_stdin_goes_before_the_prompt(capsys, monkeypatch, ladder_dir: Path) -> None:
     from vibe_local import engine
 

@@ -110,6 +110,20 @@ def test_server_default_thinking_budget(model) -> None:
     assert asked.usage.completion_tokens_details.reasoning_tokens == 20
 
 
+def test_speculation_is_on_unless_the_request_or_the_server_turns_it_off(model) -> None:
+    use(model, "ramble", opened=True)
+    for server_default, asked, expect_drafts in ((True, None, True), (True, False, False),
+                                                 (False, None, False), (False, True, True)):
+        config = ServerConfig(model_id="scripted", speculate=server_default)
+        with BackgroundServer(model, config) as running:
+            client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="none", max_retries=0)
+            extra = {} if asked is None else {"extra_body": {"speculate": asked}}
+            choice = _ask(client, max_tokens=300, seed=1, **extra).choices[0]
+        assert (_details(choice)["draft_tokens"] > 0) == expect_drafts, (server_default, asked)
+        assert choice.message.model_extra["reasoning_content"].startswith(
+            " " + " ".join(RAMBLE[:12]))
+
+
 def test_max_tokens_ending_inside_the_thinking(client, model) -> None:
     use(model, "ramble", opened=True)
     for limit in ({"max_tokens": 10}, {"max_completion_tokens": 10}):

@@ -64,6 +64,7 @@ def _error(response) -> dict:
     (chat_body(presence_penalty=0.5), "presence_penalty"),
     (chat_body(response_format={"type": "json_object"}), "response_format"),
     (chat_body(reasoning_format="weird"), "reasoning_format"),
+    (chat_body(speculate="no"), "speculate"),
     (chat_body(temprature=0.5), "temprature"),
     ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},

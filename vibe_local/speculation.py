@@ -22,12 +22,16 @@ decoding is not exposed by the Python bindings.
 
 from __future__ import annotations
 
+import statistics
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .sampler import evaluate_prompt
 
-MAX_DRAFT = 8  # measured: verifying 8 still costs well under 2 decode steps on CPU
+MAX_DRAFT = 8  # longer drafts rarely survive (acceptance falls geometrically with length)
 NGRAM_SIZES = (3, 2)  # longest match first; a single shared token predicts too little
 
 
@@ -73,34 +77,67 @@ def _continuation(context: list[int], start: int, length: int) -> list[int]:
 
 
 class DraftLength:
-    """How many tokens to draft next, from how the recent drafts fared.
+    """How many tokens to draft next: the length that maximises expected tokens per unit of time.
 
-    A fully accepted draft doubles the length (up to MAX_DRAFT); a partly accepted one shrinks it
-    to what was accepted plus one. A draft with nothing accepted was pure cost, so drafting pauses
-    for 1, 2, 4 … 64 tokens (doubling on each consecutive miss, reset by a hit): on text that does
-    not repeat itself speculation switches itself off, and it comes back when the text does.
+    Two running estimates, both measured while generating, so the choice fits this machine and
+    this text: `acceptance`, the chance that the next drafted token is the one sampled (an
+    exponential moving average over drafted positions, with a short memory because repetition
+    comes in bursts), and `extra_cost`, what each drafted token adds to a decode step, as a
+    share of a single-token step (timed, the median of the last 16 drafts against the median of
+    the last 16 single steps, so a stall caused by another process does not swing it: on a
+    memory-bound machine it is small, on a compute-bound one it approaches 1). With per-position
+    acceptance a, a k-token draft yields 1 + a + ... + a^k tokens for 1 + extra_cost * k steps'
+    time; k = 0 (plain decoding) yields 1. When no length beats plain decoding, drafting is off;
+    drafts are still looked up and checked against the token that came ("shadow" drafts, free),
+    so it comes back when the text starts repeating itself. `timed=False` keeps `extra_cost` as
+    given (for tests: then the lengths do not depend on how busy the machine is).
     """
 
-    def __init__(self, start: int = 4, most: int = MAX_DRAFT) -> None:
-        self.current, self.most = start, most
-        self._pause, self._backoff = 0, 1
+    def __init__(self, most: int = MAX_DRAFT, extra_cost: float = 0.2, memory: float = 0.15,
+                 timed: bool = True):
+        self.most, self.extra_cost, self.memory, self.timed = most, extra_cost, memory, timed
+        self.acceptance = 0.5
+        self._steps: deque[float] = deque(maxlen=16)  # seconds of single-token decodes
+        self._extras: deque[float] = deque([extra_cost], maxlen=16)
 
     def next(self) -> int:
-        """The length of the next draft; 0 while paused."""
-        if self._pause > 0:
-            self._pause -= 1
-            return 0
-        return self.current
+        """The length of the next draft; 0: decode one token plainly."""
+        best, best_rate, expected, term = 0, 1.0, 1.0, 1.0
+        for k in range(1, self.most + 1):
+            term *= self.acceptance
+            expected += term
+            rate = expected / (1 + self.extra_cost * k)
+            if rate > best_rate:
+                best, best_rate = k, rate
+        return best
 
-    def record(self, drafted: int, accepted: int) -> None:
-        if accepted == drafted:
-            self.current = min(self.most, 2 * self.current)
-        else:
-            self.current = max(1, accepted + 1)
-        if accepted == 0:
-            self._pause, self._backoff = self._backoff, min(64, 2 * self._backoff)
-        else:
-            self._backoff = 1
+    def single(self, seconds: float) -> None:
+        """A plain single-token decode took `seconds`."""
+        self._steps.append(seconds)
+
+    def verified(self, drafted: int, accepted: int, seconds: float) -> None:
+        """A `drafted`-token draft, `accepted` of it taken, was verified in `seconds`."""
+        for hit in [True] * accepted + [False] * (accepted < drafted):
+            self.shadow(hit)
+        if self.timed and self._steps:
+            extra = (seconds / statistics.median(self._steps) - 1) / drafted
+            self._extras.append(min(max(extra, 0.0), 1.5))
+            self.extra_cost = statistics.median(self._extras)
+
+    def shadow(self, hit: bool) -> None:
+        """A drafted token was (or, not verified, would have been) the one sampled, or not."""
+        self.acceptance += self.memory * (float(hit) - self.acceptance)
+
+
+_LEARNT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def policy_for(llm: Any) -> DraftLength:
+    """The draft-length estimates of this loaded model, kept from one reply to the next: what a
+    decode step costs is a property of the model on this machine, not of one reply."""
+    if llm not in _LEARNT:
+        _LEARNT[llm] = DraftLength()
+    return _LEARNT[llm]
 
 
 def speculative_tokens(llm: Any, tokens: list[int], sampler, n_ctx: int,
@@ -115,18 +152,24 @@ def speculative_tokens(llm: Any, tokens: list[int], sampler, n_ctx: int,
     `Llama.eval` drops the rest from the cache. `on_step(drafted, accepted)` after each draft.
     """
     evaluate_prompt(llm, tokens)
-    context, index, lengths = list(tokens), DraftIndex(), DraftLength()
+    context, index, lengths = list(tokens), DraftIndex(), policy_for(llm)
     token = sampler.sample(llm._ctx, -1)
     while True:
         yield token
         context.append(token)
         room = min(n_ctx - len(context) - 1, llm.n_batch - 1)  # positions left in the cache
-        draft = index.propose(context, min(lengths.next(), room)) if room > 0 else []
-        if not draft:
+        length = min(lengths.next(), room)
+        draft = index.propose(context, max(length, 1)) if room > 0 else []
+        started = time.perf_counter()
+        if length == 0 or not draft:
             llm.eval([token])
+            lengths.single(time.perf_counter() - started)
             token = sampler.sample(llm._ctx, -1)
+            if draft:
+                lengths.shadow(token == draft[0])
             continue
         _evaluate_with_logits(llm, [token, *draft])
+        seconds = time.perf_counter() - started
         accepted = 0
         for i, proposed in enumerate(draft):
             token = sampler.sample(llm._ctx, i)
@@ -137,7 +180,7 @@ def speculative_tokens(llm: Any, tokens: list[int], sampler, n_ctx: int,
             context.append(token)
         else:
             token = sampler.sample(llm._ctx, len(draft))
-        lengths.record(len(draft), accepted)
+        lengths.verified(len(draft), accepted, seconds)
         on_step(len(draft), accepted)
         _forget_after(llm, len(context))
 

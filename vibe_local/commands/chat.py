@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_machine_arguments, add_model_arguments
+from .common import add_machine_arguments, add_model_arguments, add_speculate_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_machine_arguments(parser)
     parser.add_argument("--resume", nargs="?", type=int, const=0, metavar="ID",
                         help="continue the latest chat, or chat ID (see /history)")
+    add_speculate_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     with History() as history:  # opened first: a broken history file is a one-line error
         app = ChatApp(args.model, quant=args.quant, ctx=args.ctx, machine=machine,
                       history=history, resume=args.resume)
+        if not args.speculate:
+            app.overrides["speculate"] = False
         app.run()
     return 0
 

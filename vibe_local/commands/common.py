@@ -53,6 +53,13 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                             metavar="N")
 
 
+def add_speculate_argument(parser: argparse.ArgumentParser) -> None:
+    """--no-speculate: decode one token per step (to compare; the output is the same)."""
+    parser.add_argument("--no-speculate", dest="speculate", action="store_false",
+                        help="turn off self-speculative decoding (drafts from the context, "
+                        "verified in batches; same tokens, usually faster)")
+
+
 def _sampling_value(name: str):
     """An argparse type: the shared sampling rule, a bad value becoming a usage error."""
 

@@ -19,6 +19,7 @@ from .common import (
     add_machine_arguments,
     add_model_arguments,
     add_sampling_arguments,
+    add_speculate_argument,
     resolve_options,
 )
 from .stream_printer import StreamPrinter
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_machine_arguments(parser)
     parser.add_argument("prompt", nargs="?", default="", help="the question (or pipe it in)")
     add_sampling_arguments(parser)
+    add_speculate_argument(parser)
     parser.add_argument("--hide-thinking", action="store_true", help="print only the answer")
     parser.add_argument("--raw", action="store_true",
                         help="print LaTeX as written (on a terminal math is shown as Unicode)")
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         interrupted = False
         try:
             sampling = {name: getattr(args, name) for name in SAMPLING_FLAGS}
+            sampling["speculate"] = args.speculate
             for event in model.stream(prompt, **sampling):
                 printer.show(event)
         except KeyboardInterrupt:

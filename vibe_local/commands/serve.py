@@ -16,7 +16,12 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_machine_arguments, add_model_arguments, resolve_options
+from .common import (
+    add_machine_arguments,
+    add_model_arguments,
+    add_speculate_argument,
+    resolve_options,
+)
 
 API_KEY_ENV = "VIBE_LOCAL_API_KEY"
 
@@ -39,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(a request's thinking_budget_tokens overrides it)")
     parser.add_argument("--max-queue", type=int, default=8,
                         help="requests that may wait behind the running one (default 8)")
+    add_speculate_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
         raise
     config = ServerConfig(model_id=served_id(args.model), api_key=api_key,
-                          max_queue=args.max_queue, think_budget=args.think_budget)
+                          max_queue=args.max_queue, think_budget=args.think_budget,
+                          speculate=args.speculate)
     with model:
         _announce(config, model, url_of(sock), warning)
         serve(model, config, sock)

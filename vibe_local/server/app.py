@@ -40,6 +40,7 @@ class ServerConfig:
     api_key: str | None = None
     max_queue: int = 8
     think_budget: int | None = None
+    speculate: bool = True  # a request's "speculate" overrides it
     max_body_bytes: int = MAX_BODY_BYTES
     retry_after_s: int = 10
 
@@ -132,9 +133,9 @@ async def _generate(request: Request, parse) -> Response:
     """Check the request, queue its generation, answer streamed or whole."""
     state: _State = request.app.state.vibe
     generation = parse(await _read_json(request, state.config.max_body_bytes), state.names)
-    if "think_budget" not in generation.sampling and state.config.think_budget is not None:
-        sampling = {**generation.sampling, "think_budget": state.config.think_budget}
-        generation = replace(generation, sampling=sampling)
+    defaults = {"think_budget": state.config.think_budget, "speculate": state.config.speculate}
+    sampling = {**{k: v for k, v in defaults.items() if v is not None}, **generation.sampling}
+    generation = replace(generation, sampling=sampling)
     prompt_text = await _encode(state.model, generation.prompt, generation.raw)
     shaper = Shaper(generation.split_reasoning, generation.stops,
                     ChatTemplate.opens_thinking(prompt_text))

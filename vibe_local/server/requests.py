@@ -26,11 +26,12 @@ _CHAT_FIELDS = {"model", "messages", "stream", "max_tokens", "max_completion_tok
                 "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "logprobs",
                 "top_logprobs", "logit_bias", "response_format", "tools", "tool_choice",
                 "functions", "function_call", "thinking_budget_tokens", "reasoning_budget_tokens",
-                "reasoning_format", "reasoning_effort", *_ZERO_BY_DEFAULT, *_HARMLESS}
+                "reasoning_format", "reasoning_effort", "speculate", *_ZERO_BY_DEFAULT,
+                *_HARMLESS}
 _COMPLETION_FIELDS = {"model", "prompt", "stream", "max_tokens", "temperature", "top_p", "top_k",
                       "min_p", "seed", "stop", "n", "logprobs", "logit_bias", "echo", "suffix",
                       "best_of", "thinking_budget_tokens", "reasoning_budget_tokens",
-                      *_ZERO_BY_DEFAULT, *_HARMLESS}
+                      "speculate", *_ZERO_BY_DEFAULT, *_HARMLESS}
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ def sampling_overrides(body: dict[str, Any], max_tokens: Any) -> dict[str, Any]:
             out[name] = check_sampling_value(name, value)
         except InvalidRequestError as exc:
             raise bad_request(str(exc), param=name) from None
+    speculate = body.get("speculate")
+    if speculate is not None:  # this server's own field: False decodes one token per step
+        if not isinstance(speculate, bool):
+            raise bad_request("speculate must be true or false", param="speculate")
+        out["speculate"] = speculate
     return out
 
 

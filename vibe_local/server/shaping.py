@@ -124,12 +124,15 @@ def details(stats: GenerationStats, stopped: bool) -> dict[str, Any]:
 
     finish_reason: the engine's (stop, length, context_full, repetition, cancelled, or
     stop_string); thinking_closed_by: "budget" or "loop" when the engine closed the thinking
-    itself (loop_reason says what repeated); seed: the seed used, to reproduce the reply.
+    itself (loop_reason says what repeated); seed: the seed used, to reproduce the reply;
+    draft_tokens / accepted_draft_tokens: self-speculative decoding's drafts and how many held.
     """
     return {"finish_reason": "stop_string" if stopped else stats.finish_reason,
             "thinking_closed_by": stats.thinking_closed_by, "loop_reason": stats.loop_reason,
             "seed": stats.seed, "time_to_first_token_s": round(stats.time_to_first_token_s, 4),
-            "generation_tokens_per_s": round(stats.generation_tokens_per_s, 2)}
+            "generation_tokens_per_s": round(stats.generation_tokens_per_s, 2),
+            "draft_tokens": stats.draft_tokens,
+            "accepted_draft_tokens": stats.accepted_draft_tokens}
 
 
 def message(shaper: Shaper) -> dict[str, Any]:
