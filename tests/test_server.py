@@ -110,7 +110,12 @@ def test_server_default_thinking_budget(model) -> None:
     assert asked.usage.completion_tokens_details.reasoning_tokens == 20
 
 
-def test_speculation_is_on_unless_the_request_or_the_server_turns_it_off(model) -> None:
+def test_speculation_is_on_unless_the_request_or_the_server_turns_it_off(model,
+                                                                        monkeypatch) -> None:
+    from vibe_local.speculation import DraftLength
+
+    # draft lengths from acceptance alone, fresh per reply: not from how busy the machine is
+    monkeypatch.setattr("vibe_local.speculation.policy_for", lambda llm: DraftLength(timed=False))
     use(model, "ramble", opened=True)
     for server_default, asked, expect_drafts in ((True, None, True), (True, False, False),
                                                  (False, None, False), (False, True, True)):
