@@ -95,13 +95,15 @@ LOW_LEVEL = ["llama_model_default_params", "llama_model_quantize_default_params"
              "llama_memory_clear", "llama_free", "llama_model_free", "llama_sampler_chain_init",
              "llama_sampler_chain_default_params", "llama_sampler_chain_add",
              "llama_sampler_init_top_p", "llama_sampler_init_temp", "llama_sampler_init_dist",
-             "llama_sampler_sample", "llama_sampler_free", "ggml_backend_sched_eval_callback"]
+             "llama_sampler_sample", "llama_sampler_free", "ggml_backend_sched_eval_callback",
+             "llama_get_logits"]
 
 
 def _ggml_functions() -> bool:
     from quantize.imatrix import ggml_tensor
 
     return ggml_tensor.op_name(0) == "NONE" and ggml_tensor.type_name(0) == "f32"
+
 
 LLAMA_CPP_NO_MODEL = [
     ("llama_model_params.use_extra_bufts (the AMX crash guard)", "vibe_local/backend.py",
@@ -115,6 +117,8 @@ LLAMA_CPP_NO_MODEL = [
      "ggml_backend_buffer_is_host, ggml_backend_tensor_get) and struct ggml_tensor's layout "
      "(checked against ggml_get_name/ggml_nbytes when collecting)",
      "quantize/imatrix/ggml_tensor.py", _ggml_functions),
+    ("llama_batch.token / .pos / .n_seq_id / .seq_id / .logits", "vibe_local/bench/logit_pass.py",
+     _declares("llama_batch", "n_tokens", "token", "pos", "n_seq_id", "seq_id", "logits")),
     ("llama_cpp.llama.llama_cpp (the bindings module Llama.__init__ reads its defaults from)",
      "vibe_local/backend.py", lambda: _bindings() is __import__("llama_cpp").llama_cpp),
     ("llama_cpp._internals.LlamaSampler (add_temp/top_k/top_p/min_p/dist/greedy, sample)",
@@ -177,10 +181,9 @@ def test_llama_internals_the_engine_uses(tiny_f16_gguf: Path) -> None:
              lambda: isinstance(llm._model.token_get_text(1), str)),
             ("Llama._input_ids holding the evaluated tokens", "vibe_local/sampler.py",
              lambda: list(np.asarray(llm._input_ids[: llm.n_tokens])) == [1, 2, 3]),
-            ("Llama.ctx / Llama.model (raw pointers)", "vibe_local/bench/speed_worker.py",
+            ("Llama.ctx / Llama.model (raw pointers)",
+             "vibe_local/bench/speed_worker.py, vibe_local/bench/logit_pass.py",
              lambda: llm.ctx is not None and llm.model is not None),
-            ("Llama.scores", "vibe_local/bench/logit_pass.py",
-             lambda: llm.scores.shape[1] == llm.n_vocab()),
         ]
         for api, used_in, check in checks:
             require("llama-cpp-python", api, used_in, check)

@@ -2,31 +2,38 @@
 
 On the same ladder files and the same text, runs llama.cpp's own tool
 
-    llama-perplexity -m BASE -f TEXT -c 512 -t 2 --kl-divergence-base base.kld
-    llama-perplexity -m QUANT -f TEXT -c 512 -t 2 --kl-divergence-base base.kld --kl-divergence
+    llama-perplexity -m BASE -f TEXT -c 512 -t 2 --chunks N --kl-divergence-base base.kld
+    llama-perplexity -m QUANT -f TEXT -c 512 -t 2 --chunks N --kl-divergence-base base.kld \
+        --kl-divergence
 
-and our passes (one reference pass into the compact top-K cache, one pass per quant), then
-prints mean KLD, same-top %, PPL(Q)/PPL(base), RMS Δp and PPL(base) side by side with relative
-differences (target: within 1 %), and the time of our reference + quant pass against
-llama-perplexity's two runs.
+and `vibe-local bench quality -m LADDER --quants QUANT --corpus TEXT --ctx 512 --chunks N
+--threads 2 --json` with its default settings (the exact KLD over the whole vocabulary), in a
+fresh data directory each time so its reference pass really runs. Prints mean KLD, same-top %,
+PPL(Q)/PPL(base), RMS Δp and PPL(base) side by side with relative differences (target: within
+1 % for the first three), the wall time of each side, and each side's peak RSS against the
+memory target (the two models' files + 0.5 GiB).
 
     python tests/benchmarks/quality_vs_llama_perplexity.py                   # tiny ladder, built
-    python tests/benchmarks/quality_vs_llama_perplexity.py --ladder DIR --quants Q4_K_M,Q8_0
+    python tests/benchmarks/quality_vs_llama_perplexity.py --ladder DIR --quants Q4_K_M,Q8_0 \
+        --text FILE --chunks 4 --perplexity PATH/llama-perplexity
     python tests/benchmarks/quality_vs_llama_perplexity.py --demo             # the bundled nano
+    ... --top-k 1024                          # our lower-bound form instead, to see the gap
 
 The text defaults to the bench's own generated corpus (written by the reference model), at
 least 2 × ctx tokens long because llama-perplexity refuses less. Both sides use an F16 KV cache
 and flash attention (llama-perplexity's `-fa auto` turns it on for this CPU backend). llama.cpp
-keeps the reference as 16-bit-quantized log-probs of the whole vocabulary and drops tokens with
-log-prob < -16 from the KLD sum; we keep float32 top-K (K=1024) plus a tail bucket, so small
-differences are expected where the reference spreads its mass. Not a test: it reports numbers.
+keeps the reference as 16-bit codes over the 16 nats below each token's top log-prob and leaves
+tokens under log-prob −16 out of the KLD sum; we keep 16-bit codes over 32 nats with the 64 most
+likely tokens exact, so differences of a few 0.01 % are expected. Not a test: it reports numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-PERPLEXITY = Path("/tmp/ref/build/bin/llama-perplexity")
 PATTERNS = {  # llama-perplexity's summary lines -> value
     "kld": r"Mean\s+KLD:\s+([-\d.]+)",
     "same_top": r"Same top p:\s+([-\d.]+)",
@@ -45,6 +51,7 @@ PATTERNS = {  # llama-perplexity's summary lines -> value
     "dp_rms": r"RMS Δp\s+:\s+([-\d.]+)",
     "ppl_base": r"Mean PPL\(base\)\s+:\s+([-\d.]+)",
 }
+GIB = 1 << 30
 
 
 def tiny_ladder(work: Path) -> Path:
@@ -66,64 +73,87 @@ def demo_ladder(work: Path) -> Path:
     return work / "nano"
 
 
-def llama_perplexity(binary: Path, model: Path, text: Path, ctx: int, threads: int,
-                     base: Path, compare: bool) -> tuple[dict, float]:
-    """Run llama-perplexity; stdout unbuffered (its summary is otherwise lost at exit)."""
-    args = ["stdbuf", "-o0", "-e0", str(binary), "-m", str(model), "-f", str(text), "-c",
-            str(ctx), "-t", str(threads), "--kl-divergence-base", str(base)]
+def measured(args: list[str], env: dict | None = None) -> tuple[str, float, int]:
+    """Run `args`; its output, wall seconds and peak RSS in bytes (os.wait4's rusage)."""
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        child = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output = log.read()
+    if child.returncode != 0:
+        sys.exit(f"{args[0]} failed ({child.returncode}):\n{output[-3000:]}")
+    return output, seconds, usage.ru_maxrss * 1024
+
+
+def llama_perplexity(args, model: Path, text: Path, base: Path, compare: bool):
+    """llama-perplexity's figures, seconds and peak RSS; stdout unbuffered (else lost at exit)."""
+    argv = ["stdbuf", "-o0", "-e0", str(args.perplexity), "-m", str(model), "-f", str(text),
+            "-c", str(args.ctx), "-t", str(args.threads), "--kl-divergence-base", str(base)]
+    if args.chunks:
+        argv += ["--chunks", str(args.chunks)]
     if compare:
-        args.append("--kl-divergence")
-    start = time.perf_counter()
-    out = subprocess.run(args, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - start
-    log = out.stdout + out.stderr
+        argv.append("--kl-divergence")
+    log, seconds, rss = measured(argv)
     values = {k: float(m.group(1)) for k, p in PATTERNS.items() if (m := re.search(p, log))}
     if "same_top" in values:
         values["same_top"] /= 100
         values["dp_rms"] /= 100
-    return values, seconds
+    return values, seconds, rss
 
 
-def ours(reference: Path, quant: Path, text: str, ctx: int, threads: int, top_k: int):
-    from vibe_local.bench.fidelity import quant_pass, reference_pass
-    from vibe_local.bench.logit_pass import make_chunks
+def ours(args, ladder: Path, quant: str, text: Path, work: Path):
+    """`vibe-local bench quality` on one quant from a fresh data directory: report, s, RSS."""
+    from vibe_local.selftest import RESULT_FILE
 
-    plan = make_chunks(reference, text, ctx, None)
-    start = time.perf_counter()
-    base = reference_pass(reference, plan, k=top_k, threads=threads)
-    ref_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    stats = quant_pass(quant, base, plan, threads=threads)
-    return stats, ref_seconds, time.perf_counter() - start, plan
+    home = Path(tempfile.mkdtemp(dir=work))
+    shutil.copy(Path(os.environ["VIBE_LOCAL_HOME"]) / RESULT_FILE, home)  # no self-test rerun
+    argv = [sys.executable, "-m", "vibe_local.cli", "bench", "quality", "-m", str(ladder),
+            "--quants", quant, "--corpus", str(text), "--ctx", str(args.ctx), "--threads",
+            str(args.threads), "--json"]
+    if args.chunks:
+        argv += ["--chunks", str(args.chunks)]
+    if args.top_k:
+        argv += ["--top-k", str(args.top_k)]
+    env = dict(os.environ, VIBE_LOCAL_HOME=str(home), PYTHONPATH=str(ROOT))
+    output, seconds, rss = measured(argv, env)
+    shutil.rmtree(home)
+    return json.loads(output[output.index("{"):output.rindex("}") + 1]), seconds, rss
 
 
-def compare(name: str, reference: Path, quant: Path, text_file: Path, args, work: Path) -> None:
-    base_file = work / f"base-{reference.stem}.kld"
+def compare(option, reference, ladder: Path, text: Path, args, work: Path) -> None:
+    base_file = work / f"base-{reference.path.stem}.kld"
     if not base_file.exists():
-        _, t_base = llama_perplexity(args.perplexity, reference, text_file, args.ctx,
-                                     args.threads, base_file, compare=False)
-        compare.base_seconds = t_base
-    theirs, t_quant = llama_perplexity(args.perplexity, quant, text_file, args.ctx,
-                                       args.threads, base_file, compare=True)
-    # A fresh home per quant: our reference pass really runs (no cached reference) each time.
-    os.environ["VIBE_LOCAL_HOME"] = str(tempfile.mkdtemp(dir=work))
-    stats, ref_s, quant_s, plan = ours(reference, quant, text_file.read_bytes().decode(),
-                                       args.ctx, args.threads, args.top_k)
-    mine = {"kld": stats.kld_mean, "same_top": stats.same_top, "ppl_ratio": stats.ppl_ratio,
-            "dp_rms": stats.dp_rms, "ppl_base": stats.ppl_base}
-    print(f"\n{name}: {plan.n_chunks} chunks of {args.ctx}, {plan.scored_tokens} scored tokens, "
-          f"top-K {args.top_k}, reference's max tail mass "
-          f"{stats.extra['reference_max_tail_mass']:.4f}")
+        _, compare.base_seconds, compare.base_rss = llama_perplexity(
+            args, reference.path, text, base_file, compare=False)
+    theirs, t_quant, rss_quant = llama_perplexity(args, option.path, text, base_file, True)
+    report, our_seconds, our_rss = ours(args, ladder, option.quant, text, work)
+    stats, fidelity = report["quants"][0]["fidelity"], report["fidelity"]
+    mine = {"kld": stats["kld_mean"], "same_top": stats["same_top"],
+            "ppl_ratio": stats["ppl_ratio"], "dp_rms": stats["dp_rms"],
+            "ppl_base": stats["ppl_base"]}
+    form = "exact, whole vocabulary" if fidelity["top_k"] is None \
+        else f"top-K {fidelity['top_k']}, max tail mass {fidelity['reference_max_tail_mass']:.4f}"
+    print(f"\n{option.quant}: {report['corpus']['chunks']} chunks of {args.ctx}, "
+          f"{report['corpus']['scored_tokens']} scored tokens, vocabulary {fidelity['vocab']:,}, "
+          f"ours: {form}")
     print(f"  {'statistic':<12}{'llama-perplexity':>18}{'vibe-local':>14}{'rel. diff':>11}")
     for key in PATTERNS:
         a, b = theirs.get(key, float("nan")), mine[key]
         rel = (b - a) / a if a else float("nan")
         print(f"  {key:<12}{a:>18.6f}{b:>14.6f}{100 * rel:>10.2f}%"
               + ("  (llama prints 3 decimals of %)" if key == "dp_rms" else ""))
-    base_s = getattr(compare, "base_seconds", float("nan"))
-    print(f"  time: llama-perplexity base {base_s:.2f} s + quant {t_quant:.2f} s = "
-          f"{base_s + t_quant:.2f} s; vibe-local reference {ref_s:.2f} s + quant {quant_s:.2f} s "
-          f"= {ref_s + quant_s:.2f} s (ratio {(ref_s + quant_s) / (base_s + t_quant):.2f})")
+    base_s = compare.base_seconds
+    print(f"  time: llama-perplexity base {base_s:.1f} s + quant {t_quant:.1f} s = "
+          f"{base_s + t_quant:.1f} s; vibe-local bench quality {our_seconds:.1f} s (reference "
+          f"pass {fidelity['reference_seconds']:.1f} s + quant pass "
+          f"{stats['extra']['seconds']:.1f} s); ratio {our_seconds / (base_s + t_quant):.2f}")
+    budget = reference.bytes + option.bytes + GIB // 2
+    print(f"  peak RSS: llama-perplexity {max(compare.base_rss, rss_quant) / GIB:.2f} GiB, "
+          f"vibe-local {our_rss / GIB:.2f} GiB; target ≤ the two files + 0.5 GiB = "
+          f"{budget / GIB:.2f} GiB: {'met' if our_rss <= budget else 'MISSED'}")
 
 
 def main() -> None:
@@ -134,13 +164,18 @@ def main() -> None:
     parser.add_argument("--quants", default="Q8_0,Q4_K_M,Q2_K")
     parser.add_argument("--text", type=Path, help="text file (default: generated corpus)")
     parser.add_argument("--ctx", type=int, default=512)
-    parser.add_argument("--chunks", type=int, default=8, help="chunks of generated text")
+    parser.add_argument("--chunks", type=int, help="use the first N chunks (default: all; 8 "
+                        "of generated text)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--top-k", type=int, default=1024, help="reference log-probs kept")
-    parser.add_argument("--perplexity", type=Path, default=PERPLEXITY)
+    parser.add_argument("--top-k", type=int, help="our lower-bound form (default: exact)")
+    parser.add_argument("--perplexity", type=Path,
+                        default=shutil.which("llama-perplexity") or "llama-perplexity")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="quality-bench-"))
     os.environ["VIBE_LOCAL_HOME"] = str(work / "home")
+    from vibe_local.selftest import run_selftest
+
+    run_selftest()
     ladder = args.ladder or (demo_ladder(work) if args.demo else tiny_ladder(work))
     from vibe_local.bench.corpus import generated_corpus
     from vibe_local.bench.quality import split_ladder
@@ -150,12 +185,16 @@ def main() -> None:
     text_file = args.text
     if text_file is None:
         text_file = work / "corpus.txt"
-        text = generated_corpus(reference.path, args.chunks * args.ctx, threads=args.threads,
+        text = generated_corpus(reference.path, (args.chunks or 8) * args.ctx,
+                                threads=args.threads,
                                 progress=lambda line: print(line, file=sys.stderr))
         text_file.write_bytes(text.encode("utf-8"))
-    print(f"ladder {ladder}, reference {reference.quant}, text {text_file}")
+    print(f"ladder {ladder}, reference {reference.quant}, text {text_file}, load average "
+          f"{os.getloadavg()[0]:.2f}")
     for option in quants:
-        compare(option.quant, reference.path, option.path, text_file, args, work)
+        compare(option, reference, ladder, text_file, args, work)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 The definitions are those of llama.cpp's `llama-perplexity --kl-divergence` (KL divergence,
 Δp, "same top p", PPL(Q)/PPL(base) with their uncertainties and percentiles), so the numbers can
-be read the way people already read them. The difference is how the reference is kept: not every
-log-probability of the vocabulary, but the top K of each scored token plus the mass of the rest
-as one bucket (`ReferenceTopK`). Merging outcomes never increases a KL divergence (log-sum
-inequality), so the bucketed KLD is exact when the vocabulary has at most K tokens and a lower
-bound otherwise; the gap is at most what the reference puts outside its top K, which
-`ReferenceTopK.max_tail_mass` reports.
+be read the way people already read them. Two ways to hold the reference:
+- the whole vocabulary (`score_full`, with the log-probs the reference pass wrote to disk,
+  logprob_file.py): the KLD is exact; the default;
+- only its top K per scored token plus the mass of the rest as one bucket (`ReferenceTopK`,
+  `score_tokens`; `--top-k K`). Merging outcomes never increases a KL divergence (log-sum
+  inequality), so the bucketed KLD is exact when the vocabulary has at most K tokens and a lower
+  bound otherwise; the gap is at most what the reference puts outside its top K, which
+  `ReferenceTopK.max_tail_mass` reports.
 """
 
 from __future__ import annotations
@@ -124,6 +126,23 @@ def score_tokens(logits: np.ndarray, ref: ReferenceTopK, next_tokens: np.ndarray
     nll_base = -np.asarray(ref.next_logp, dtype=np.float64)
     return TokenScores(kld=kld, p_diff=np.exp(-nll) - np.exp(-nll_base), nll=nll,
                        nll_base=nll_base, same_top=logq.argmax(axis=1) == ref.argmax)
+
+
+def score_full(logits: np.ndarray, ref_logp: np.ndarray, ref_next_logp: np.ndarray,
+               ref_argmax: np.ndarray, next_tokens: np.ndarray) -> TokenScores:
+    """Compare a quant's logits [n, vocab] with the reference's log-probs over the whole vocabulary.
+
+    KLD = Σ p (log p − log q) over every token the reference gives a probability (exact).
+    """
+    logq = log_softmax(logits)
+    rows = np.arange(len(logq))
+    p_ref = np.exp(ref_logp)
+    gap = np.subtract(ref_logp, logq, out=np.zeros_like(logq), where=p_ref > 0)
+    kld = np.einsum("ij,ij->i", p_ref, gap)
+    nll = -logq[rows, np.asarray(next_tokens)]
+    nll_base = -np.asarray(ref_next_logp, dtype=np.float64)
+    return TokenScores(kld=kld, p_diff=np.exp(-nll) - np.exp(-nll_base), nll=nll,
+                       nll_base=nll_base, same_top=logq.argmax(axis=1) == ref_argmax)
 
 
 def mean_and_error(values: np.ndarray) -> tuple[float, float]:

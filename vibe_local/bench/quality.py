@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequestError
-from .fidelity import DEFAULT_TOP_K
 from .kld_stats import FidelityStats
 
 REFERENCE_TYPES = ("F32", "BF16", "F16")  # what counts as the unquantized reference
@@ -61,7 +60,7 @@ class QualityReport:
     reference: QuantRow
     rows: list[QuantRow]
     corpus: dict = field(default_factory=dict)  # source, tokens, ctx, chunks, scored_tokens
-    fidelity: dict = field(default_factory=dict)  # top_k, vocab, exact, tail mass, ppl, seconds
+    fidelity: dict = field(default_factory=dict)  # top_k (None: all), vocab, exact, ppl, ...
     task: dict | None = None  # name and settings, when a task ran
 
     def to_dict(self) -> dict:
@@ -135,8 +134,9 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
             items, `samples` per item, `seed`, `greedy`, `think_budget`, `max_tokens`.
         ctx: tokens per chunk (default 512; half of each is scored); chunks: use only the
             first N.
-        top_k: reference log-probs kept per token (default 1024); the KLD is exact if the
-            vocabulary ≤ top_k.
+        top_k: keep only the reference's top K log-probs per token (in memory, a lower bound
+            on the KLD when the vocabulary is larger); default: the whole vocabulary, streamed
+            to a file, exact.
         fidelity: False skips the KLD passes (accuracy only).
         progress: called with one line per step.
         endpoint: a `bench.endpoint.EndpointModel`: its task accuracy becomes one more row,
@@ -177,7 +177,7 @@ def run_quality(model: str | Path, quants: Sequence[str] | None = None,
     report = QualityReport(str(model), ref_row, rows)
     if fidelity:
         _measure_fidelity(report, (text, str(corpus)) if text is not None else None, ctx=ctx,
-                          chunks=chunks, top_k=DEFAULT_TOP_K if top_k is None else top_k,
+                          chunks=chunks, top_k=top_k,
                           seed=seed, threads=threads, gpu_layers=gpu_layers, progress=progress)
     if task_obj is not None:
         settings = {"limit": limit, "samples": samples, "seed": seed, "greedy": greedy,
@@ -219,7 +219,7 @@ def endpoint_accuracy(endpoint: Any, task: str, *, limit: int | None = None, sam
 
 
 def _measure_fidelity(report: QualityReport, corpus: tuple[str, str] | None, *, ctx: int,
-                      chunks: int | None, top_k: int, seed: int, threads: int | None,
+                      chunks: int | None, top_k: int | None, seed: int, threads: int | None,
                       gpu_layers: int, progress: Progress | None) -> None:
     """The reference pass, then each quant's; `corpus` is (text, source) or None (generate)."""
     from .corpus import generated_corpus
@@ -242,9 +242,9 @@ def _measure_fidelity(report: QualityReport, corpus: tuple[str, str] | None, *, 
         row.fidelity = quant_pass(row.path, base, plan, label=row.quant, **passes)
     import numpy as np
 
-    ln_ppl = float(-np.mean(base.top.next_logp))
-    report.fidelity = {"top_k": top_k, "vocab": base.vocab, "exact": base.exact,
-                       "reference_max_tail_mass": base.top.max_tail_mass,
+    ln_ppl = float(-np.mean(base.next_logp))
+    report.fidelity = {"top_k": base.k, "vocab": base.vocab, "exact": base.exact,
+                       "reference_max_tail_mass": base.max_tail_mass,
                        "reference_ppl": float(np.exp(ln_ppl)),
                        "reference_seconds": base.seconds, "reference_cached": base.seconds == 0,
                        "kv_cache": "f16"}

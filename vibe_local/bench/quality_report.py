@@ -41,12 +41,16 @@ def kld_note(report: QualityReport) -> str:
     f = report.fidelity
     if not f:
         return ""
+    if f["top_k"] is None:
+        return (f"KLD is exact: over the whole {f['vocab']:,}-token vocabulary (the reference's "
+                "log-probs kept on disk at 16 bits, its 64 most likely tokens exactly).")
     if f["exact"]:
         return (f"KLD is exact: the reference's top {f['top_k']:,} log-probs cover the whole "
                 f"{f['vocab']:,}-token vocabulary.")
-    return (f"KLD uses the reference's top {f['top_k']:,} of {f['vocab']:,} tokens plus one "
-            f"bucket for the rest, so it is a lower bound; the reference never put more than "
-            f"{100 * f['reference_max_tail_mass']:.3f} % of its probability outside them.")
+    return (f"KLD is a lower bound (--top-k {f['top_k']:,}): the reference's top "
+            f"{f['top_k']:,} of {f['vocab']:,} tokens plus one bucket for the rest; it never "
+            f"put more than {100 * f['reference_max_tail_mass']:.3f} % of its probability "
+            "outside them. Leave out --top-k for the exact KLD.")
 
 
 def setup_line(report: QualityReport) -> str:

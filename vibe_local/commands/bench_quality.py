@@ -33,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="tokens per chunk; the second half is scored (default 512)")
     fidelity.add_argument("--chunks", type=int,
                           help="use the first N chunks (default: all; 4 of generated text)")
-    fidelity.add_argument("--top-k", type=int,
-                          help="reference log-probs kept per token (default 1024)")
+    fidelity.add_argument("--top-k", type=int, metavar="K",
+                          help="keep only the reference's top K log-probs per token, in memory: "
+                          "a lower bound on the KLD (default: the whole vocabulary, on disk, "
+                          "exact)")
     fidelity.add_argument("--no-kld", action="store_true",
                           help="skip the fidelity passes (with --task: accuracy only)")
     task = parser.add_argument_group("task accuracy")
