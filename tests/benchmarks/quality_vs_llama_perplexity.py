@@ -7,8 +7,9 @@ On the same ladder files and the same text, runs llama.cpp's own tool
         --kl-divergence
 
 and `vibe-local bench quality -m LADDER --quants QUANT --corpus TEXT --ctx 512 --chunks N
---threads 2 --json` with its default settings (the exact KLD over the whole vocabulary), in a
-fresh data directory each time so its reference pass really runs. Prints mean KLD, same-top %,
+--threads 2 --json` with its default settings (the exact KLD over the whole vocabulary), from a
+fresh data directory so that its reference pass really runs once, as llama-perplexity's base
+run does; later quants reuse it on both sides. Prints mean KLD, same-top %,
 PPL(Q)/PPL(base), RMS Δp and PPL(base) side by side with relative differences (target: within
 1 % for the first three), the wall time of each side, and each side's peak RSS against the
 memory target (the two models' files + 0.5 GiB).
@@ -88,15 +89,34 @@ def measured(args: list[str], env: dict | None = None) -> tuple[str, float, int]
     return output, seconds, usage.ru_maxrss * 1024
 
 
+def drain_shim(work: Path) -> dict:
+    """Environment that keeps llama-perplexity's summary from being lost at exit.
+
+    llama.cpp's logger writes from a thread and is leaked on purpose (common/log.cpp), so on a
+    busy machine the process can end before the last lines (the KLD summary) are written. A
+    preloaded library whose destructor waits a second lets them drain; without a C compiler
+    the run goes ahead as is.
+    """
+    source, library = work / "drain.c", work / "drain.so"
+    source.write_text("#include <unistd.h>\n"
+                      "__attribute__((destructor)) static void drain(void) { sleep(1); }\n")
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler and subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library),
+                                    str(source)], capture_output=True).returncode == 0:
+        return dict(os.environ, LD_PRELOAD=str(library))
+    print("no C compiler: llama-perplexity's last lines may be lost", file=sys.stderr)
+    return dict(os.environ)
+
+
 def llama_perplexity(args, model: Path, text: Path, base: Path, compare: bool):
-    """llama-perplexity's figures, seconds and peak RSS; stdout unbuffered (else lost at exit)."""
-    argv = ["stdbuf", "-o0", "-e0", str(args.perplexity), "-m", str(model), "-f", str(text),
+    """llama-perplexity's figures, seconds and peak RSS."""
+    argv = [str(args.perplexity), "-m", str(model), "-f", str(text),
             "-c", str(args.ctx), "-t", str(args.threads), "--kl-divergence-base", str(base)]
     if args.chunks:
         argv += ["--chunks", str(args.chunks)]
     if compare:
         argv.append("--kl-divergence")
-    log, seconds, rss = measured(argv)
+    log, seconds, rss = measured(argv, args.perplexity_env)
     values = {k: float(m.group(1)) for k, p in PATTERNS.items() if (m := re.search(p, log))}
     if "same_top" in values:
         values["same_top"] /= 100
@@ -104,12 +124,8 @@ def llama_perplexity(args, model: Path, text: Path, base: Path, compare: bool):
     return values, seconds, rss
 
 
-def ours(args, ladder: Path, quant: str, text: Path, work: Path):
-    """`vibe-local bench quality` on one quant from a fresh data directory: report, s, RSS."""
-    from vibe_local.selftest import RESULT_FILE
-
-    home = Path(tempfile.mkdtemp(dir=work))
-    shutil.copy(Path(os.environ["VIBE_LOCAL_HOME"]) / RESULT_FILE, home)  # no self-test rerun
+def ours(args, ladder: Path, quant: str, text: Path, home: Path):
+    """`vibe-local bench quality` on one quant in data directory `home`: report, s, RSS."""
     argv = [sys.executable, "-m", "vibe_local.cli", "bench", "quality", "-m", str(ladder),
             "--quants", quant, "--corpus", str(text), "--ctx", str(args.ctx), "--threads",
             str(args.threads), "--json"]
@@ -119,7 +135,6 @@ def ours(args, ladder: Path, quant: str, text: Path, work: Path):
         argv += ["--top-k", str(args.top_k)]
     env = dict(os.environ, VIBE_LOCAL_HOME=str(home), PYTHONPATH=str(ROOT))
     output, seconds, rss = measured(argv, env)
-    shutil.rmtree(home)
     return json.loads(output[output.index("{"):output.rindex("}") + 1]), seconds, rss
 
 
@@ -129,7 +144,7 @@ def compare(option, reference, ladder: Path, text: Path, args, work: Path) -> No
         _, compare.base_seconds, compare.base_rss = llama_perplexity(
             args, reference.path, text, base_file, compare=False)
     theirs, t_quant, rss_quant = llama_perplexity(args, option.path, text, base_file, True)
-    report, our_seconds, our_rss = ours(args, ladder, option.quant, text, work)
+    report, our_seconds, our_rss = ours(args, ladder, option.quant, text, work / "home")
     stats, fidelity = report["quants"][0]["fidelity"], report["fidelity"]
     mine = {"kld": stats["kld_mean"], "same_top": stats["same_top"],
             "ppl_ratio": stats["ppl_ratio"], "dp_rms": stats["dp_rms"],
@@ -145,7 +160,7 @@ def compare(option, reference, ladder: Path, text: Path, args, work: Path) -> No
         rel = (b - a) / a if a else float("nan")
         print(f"  {key:<12}{a:>18.6f}{b:>14.6f}{100 * rel:>10.2f}%"
               + ("  (llama prints 3 decimals of %)" if key == "dp_rms" else ""))
-    base_s = compare.base_seconds
+    base_s = compare.base_seconds if fidelity["reference_seconds"] else 0.0  # both cached
     print(f"  time: llama-perplexity base {base_s:.1f} s + quant {t_quant:.1f} s = "
           f"{base_s + t_quant:.1f} s; vibe-local bench quality {our_seconds:.1f} s (reference "
           f"pass {fidelity['reference_seconds']:.1f} s + quant pass "
@@ -176,6 +191,7 @@ def main() -> None:
     from vibe_local.selftest import run_selftest
 
     run_selftest()
+    args.perplexity_env = drain_shim(work)
     ladder = args.ladder or (demo_ladder(work) if args.demo else tiny_ladder(work))
     from vibe_local.bench.corpus import generated_corpus
     from vibe_local.bench.quality import split_ladder
