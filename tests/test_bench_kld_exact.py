@@ -9,9 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llama_support import log_softmax as _log_softmax
 
-from vibe_local.bench.kld_stats import log_softmax, score_full
+from vibe_local.bench.kld_stats import score_full
 from vibe_local.bench.logprob_file import EXACT, LogProbFile, LogProbWriter
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """The tests' own float64 log-softmax (llama_support), not the code under test."""
+    return _log_softmax(np.asarray(logits, dtype=np.float64))
 
 
 def _kld(lp: np.ndarray, lq: np.ndarray) -> np.ndarray:
