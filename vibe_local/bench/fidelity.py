@@ -60,8 +60,8 @@ class ReferencePass:
 
     @property
     def exact(self) -> bool:
-        """Whether the KLD is exact: the whole vocabulary, or a top K that covers it."""
-        return self.top is None or self.top.ids.shape[1] >= self.vocab
+        """Whether the KLD is exact (the whole vocabulary) rather than a top-K lower bound."""
+        return self.top is None
 
     @property
     def k(self) -> int | None:

@@ -41,12 +41,9 @@ def kld_note(report: QualityReport) -> str:
     f = report.fidelity
     if not f:
         return ""
-    if f["top_k"] is None:
+    if f["exact"]:  # a --top-k at least the vocabulary runs the exact form too
         return (f"KLD is exact: over the whole {f['vocab']:,}-token vocabulary (the reference's "
                 "log-probs kept on disk at 16 bits, its 64 most likely tokens exactly).")
-    if f["exact"]:
-        return (f"KLD is exact: the reference's top {f['top_k']:,} log-probs cover the whole "
-                f"{f['vocab']:,}-token vocabulary.")
     return (f"KLD is a lower bound (--top-k {f['top_k']:,}): the reference's top "
             f"{f['top_k']:,} of {f['vocab']:,} tokens plus one bucket for the rest; it never "
             f"put more than {100 * f['reference_max_tail_mass']:.3f} % of its probability "
