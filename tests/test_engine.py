@@ -162,15 +162,3 @@ def test_temperature_zero_is_greedy_whatever_the_seed(tiny_f16_gguf: Path) -> No
         replies = {loaded.chat("Tell me something.", seed=seed, max_tokens=16,
                                temperature=0).answer for seed in (1, 2, 3)}
     assert len(replies) == 1
-
-
-def test_sampler_applies_temperature_before_the_nucleus() -> None:
-    """VibeThinker's settings assume vLLM/HF order: temperature, then top_p."""
-    import llama_cpp
-
-    from vibe_local.sampler import build_sampler
-
-    sampler = build_sampler(0.6, 0.95, 0, 0.0, seed=1)
-    names = [llama_cpp.llama_sampler_name(llama_cpp.llama_sampler_chain_get(sampler.sampler, i))
-             for i in range(llama_cpp.llama_sampler_chain_n(sampler.sampler))]
-    assert [n.decode() for n in names] == ["temp", "top-p", "dist"]

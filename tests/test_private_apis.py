@@ -49,10 +49,6 @@ def has_params(func: Callable, *names: str) -> bool:
     return all(name in params for name in names)
 
 
-def has_attrs(obj: object, *names: str) -> bool:
-    return all(callable(getattr(obj, name)) for name in names)
-
-
 # -- llama-cpp-python, no model needed ------------------------------------------------------
 
 def _bindings():
@@ -65,15 +61,6 @@ def _declares(struct: str, *fields: str) -> Callable[[], bool]:
     from quantize.llama_params import missing_fields
 
     return lambda: not missing_fields(getattr(_bindings(), struct), fields)
-
-
-def _sampler_api() -> bool:
-    from llama_cpp._internals import LlamaSampler
-
-    sampler = LlamaSampler()
-    return (has_attrs(sampler, "add_greedy", "add_temp", "add_top_k", "add_top_p", "add_min_p",
-                      "add_dist", "sample")
-            and sampler.sampler is not None and has_params(sampler.sample, "ctx", "idx"))
 
 
 def _chat_formatter() -> bool:
@@ -96,7 +83,7 @@ LOW_LEVEL = ["llama_model_default_params", "llama_model_quantize_default_params"
              "llama_sampler_chain_default_params", "llama_sampler_chain_add",
              "llama_sampler_init_top_p", "llama_sampler_init_temp", "llama_sampler_init_dist",
              "llama_sampler_sample", "llama_sampler_free", "ggml_backend_sched_eval_callback",
-             "llama_get_logits"]
+             "llama_get_logits", "llama_get_logits_ith"]
 
 
 def _ggml_functions() -> bool:
@@ -121,8 +108,6 @@ LLAMA_CPP_NO_MODEL = [
      _declares("llama_batch", "n_tokens", "token", "pos", "n_seq_id", "seq_id", "logits")),
     ("llama_cpp.llama.llama_cpp (the bindings module Llama.__init__ reads its defaults from)",
      "vibe_local/backend.py", lambda: _bindings() is __import__("llama_cpp").llama_cpp),
-    ("llama_cpp._internals.LlamaSampler (add_temp/top_k/top_p/min_p/dist/greedy, sample)",
-     "vibe_local/sampler.py", _sampler_api),
     ("llama_cpp.llama_chat_format.Jinja2ChatFormatter(template, eos_token=, bos_token=)",
      "vibe_local/chat_template.py", _chat_formatter),
     ("Llama(flash_attn=, type_k=, type_v=, n_ubatch=, n_threads_batch=, logits_all=, "
@@ -172,8 +157,9 @@ def test_llama_internals_the_engine_uses(tiny_f16_gguf: Path) -> None:
     try:
         llm.eval([1, 2, 3])
         checks = [
-            ("Llama._ctx (a LlamaContext whose .ctx the sampler takes)", "vibe_local/sampler.py",
-             lambda: llm._ctx.ctx is not None),
+            ("Llama._ctx (a LlamaContext whose .ctx and .model.n_vocab() the sampler reads)",
+             "vibe_local/sampler.py",
+             lambda: llm._ctx.ctx is not None and llm._ctx.model.n_vocab() == llm.n_vocab()),
             ("Llama._model.vocab and llama_vocab_is_eog(vocab, token)",
              "vibe_local/generation.py",
              lambda: llama_cpp.llama_vocab_is_eog(llm._model.vocab, 1) in (True, False)),

@@ -1,11 +1,12 @@
 """Token sampling and decoding with llama.cpp, in VibeThinker's recommended order.
 
 VibeThinker's settings (temperature 0.6, top_p 0.95) come from Hugging Face / vLLM, where the
-temperature is applied first and the nucleus is taken from the tempered distribution.
-llama-cpp-python's `Llama.generate` applies top_p before the temperature, which keeps a larger,
-flatter nucleus than the model was evaluated with. So we build llama.cpp's sampler chain
-ourselves: temperature -> top_k -> top_p -> min_p -> draw (or greedy at temperature 0), and run
-the decode loop with `Llama.eval`, reusing the cached prompt prefix as `Llama.generate` does.
+temperature is applied first and the nucleus is taken from the tempered distribution
+(llama-cpp-python's `Llama.generate` does it the other way round). We sample ourselves, reading
+the logits in place: temperature -> top_k -> top_p -> min_p -> one draw, or greedy at
+temperature 0 (nucleus.py; llama.cpp's own top-p sorts the whole vocabulary, milliseconds per
+token). The decode loop runs on `Llama.eval`, reusing the cached prompt prefix as
+`Llama.generate` does.
 """
 
 from __future__ import annotations
@@ -13,24 +14,50 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 
-def build_sampler(temperature: float, top_p: float, top_k: int, min_p: float, seed: int):
-    """A llama.cpp sampler chain (llama-cpp-python's LlamaSampler wrapper)."""
-    from llama_cpp._internals import LlamaSampler
+from .nucleus import Nucleus
 
-    sampler = LlamaSampler()
-    if temperature <= 0:
-        sampler.add_greedy()
-        return sampler
-    sampler.add_temp(temperature)
-    if top_k > 0:
-        sampler.add_top_k(top_k)
-    if top_p < 1.0:
-        sampler.add_top_p(top_p, 1)
-    if min_p > 0:
-        sampler.add_min_p(min_p, 1)
-    sampler.add_dist(seed)
-    return sampler
+
+class TokenSampler:
+    """Draws each token from a context's logits with one random number (none when greedy), so
+    sampling the positions of a verified draft one by one gives the tokens plain decoding gives
+    with the same seed."""
+
+    def __init__(self, temperature: float, top_p: float, top_k: int, min_p: float, seed: int):
+        self.greedy = temperature <= 0
+        self._settings = (temperature, top_p, top_k, min_p)
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._nucleus: Nucleus | None = None  # sized by the first context's vocabulary
+
+    def sample(self, ctx: Any, idx: int = -1) -> int:
+        """The next token from the logits of batch position `idx` (-1: the last) of `ctx`, a
+        llama-cpp-python LlamaContext."""
+        logits = logits_view(ctx, idx)
+        if self.greedy:
+            return int(np.argmax(logits))
+        if self._nucleus is None or self._nucleus.n != logits.size:
+            self._nucleus = Nucleus(logits.size, *self._settings)
+        return self._nucleus.pick(logits, self._rng.random())
+
+
+def logits_view(ctx: Any, idx: int) -> np.ndarray:
+    """The logits of batch position `idx` as a read-only array over llama.cpp's own buffer (no
+    copy: valid until the next decode)."""
+    import llama_cpp  # late: importing this module must not load llama.cpp
+
+    pointer = llama_cpp.llama_get_logits_ith(ctx.ctx, idx)
+    if not pointer:
+        raise IndexError(f"llama.cpp holds no logits for batch position {idx}")
+    view = np.ctypeslib.as_array(pointer, shape=(ctx.model.n_vocab(),))
+    view.flags.writeable = False
+    return view
+
+
+def build_sampler(temperature: float, top_p: float, top_k: int, min_p: float,
+                  seed: int) -> TokenSampler:
+    """The sampler for one reply (see TokenSampler)."""
+    return TokenSampler(temperature, top_p, top_k, min_p, seed)
 
 
 def decode_tokens(llm: Any, tokens: list[int], sampler) -> Iterator[int]:
