@@ -84,7 +84,6 @@ class Nucleus:
         self.inv_t = np.float32(1.0 / temperature)
         rows = -(-n_vocab // CHUNKS)
         self._w_grid = np.zeros((CHUNKS, rows), np.float32)  # weights, zero past the vocabulary
-        self._masked = np.zeros((CHUNKS, rows), np.float32)
         self.w = self._w_grid.reshape(-1)[:n_vocab]
         self._above = np.empty(n_vocab, bool)
         self._band = np.empty(n_vocab, bool)
@@ -98,10 +97,7 @@ class Nucleus:
         peak = logits.max()
         if self.top_k > 0:
             return self._keep_top_k(logits, peak)
-        w = self.w
-        np.subtract(logits, peak, out=w)
-        np.multiply(w, self.inv_t, out=w)
-        np.exp(w, out=w)
+        w = self._weigh(logits, peak)
         total = float(self._w_grid.sum(dtype=F64))
         target = self.top_p * total if self.top_p < 1 else None
         if self.min_p > 0:
@@ -114,6 +110,13 @@ class Nucleus:
         if target is None:
             return Kept(self._w_grid, np.empty(0, np.intp), np.empty(0, np.float32))
         return self._nucleus(logits, target, total)
+
+    def _weigh(self, logits: np.ndarray, peak: np.float32) -> np.ndarray:
+        """The weights exp((logit - peak) / temperature), into the work buffer."""
+        w = self.w
+        np.subtract(logits, peak, out=w)
+        np.multiply(w, self.inv_t, out=w)
+        return np.exp(w, out=w)
 
     def _keep_top_k(self, logits: np.ndarray, peak: np.float32) -> Kept:
         """The top_k best logits (found by a threshold, then sorted), then top-p of their weight
@@ -131,8 +134,8 @@ class Nucleus:
 
     def _at_least(self, threshold: np.float32) -> Kept:
         """Every token of weight >= threshold, as the threshold part of a Kept."""
-        np.multiply(self.w, self.w >= threshold, out=self._masked.reshape(-1)[: self.n])
-        return Kept(self._masked, np.empty(0, np.intp), np.empty(0, np.float32))
+        np.multiply(self.w, self.w >= threshold, out=self.w)
+        return Kept(self._w_grid, np.empty(0, np.intp), np.empty(0, np.float32))
 
     def _nucleus(self, logits: np.ndarray, target: float, total: float) -> Kept:
         """The shortest prefix of the ranking holding `target` weight."""
@@ -150,23 +153,25 @@ class Nucleus:
             kept = self._split(logits, hi, lo, target)
             if kept is not None:
                 return kept
-        return Kept(None, *_prefix(logits, np.arange(self.n), w, target))
+            self._weigh(logits, logits.max())  # _split zeroed part of the weights
+        return Kept(None, *_prefix(logits, np.arange(self.n), w.copy(), target))
 
     def _split(self, logits: np.ndarray, hi: np.float32, lo: np.float32,
                target: float) -> Kept | None:
         """Keep every token of weight >= hi whole and search the band [lo, hi) for the rest;
-        None when the bracket does not hold the cut."""
+        None when the bracket does not hold the cut. The weights below hi are zeroed in place:
+        what remains is the threshold part of the Kept (one array less to stream through)."""
         w = self.w
         above = np.greater_equal(w, hi, out=self._above)
-        np.multiply(w, above, out=self._masked.reshape(-1)[: self.n])
-        rows = self._masked.sum(axis=1, dtype=F64)
-        mass_above = float(rows.sum())
         band = np.flatnonzero(np.greater(np.greater_equal(w, lo, out=self._band), above,
                                          out=self._band))
         band_w = w[band]
+        np.multiply(w, above, out=w)
+        rows = self._w_grid.sum(axis=1, dtype=F64)
+        mass_above = float(rows.sum())
         if not mass_above < target <= mass_above + float(band_w.sum(dtype=F64)):
             return None
-        return Kept(self._masked, *_prefix(logits, band, band_w, target - mass_above), rows=rows)
+        return Kept(self._w_grid, *_prefix(logits, band, band_w, target - mass_above), rows=rows)
 
 
 def _best(logits: np.ndarray, peak: np.float32, k: int) -> np.ndarray:
@@ -244,11 +249,13 @@ def _bracket(sample: np.ndarray, stride: int, target: float, total: float, z: fl
         return (HEAD if base is not None else np.float32(np.inf)), TINY
     top = np.cumsum(sample, dtype=F64)
     square = np.cumsum(np.square(sample, dtype=F64))
-    est = (base or 0.0) + stride * top
-    at = min(int(np.searchsorted(est, target)), sample.size - 1)
-    variance = float(square[at])
-    if variance > square[-1] - variance:
-        est, variance = total - stride * (top[-1] - top), float(square[-1]) - variance
+    from_top = (base or 0.0) + stride * top
+    from_bottom = total - stride * (top[-1] - top)
+    cut_top = min(int(np.searchsorted(from_top, target)), sample.size - 1)
+    cut_bottom = min(int(np.searchsorted(from_bottom, target)), sample.size - 1)
+    floor = float(sample[cut_bottom]) ** 2  # the tokens next to the cut are unsampled too
+    var_top, var_bottom = float(square[cut_top]), float(square[-1] - square[cut_bottom]) + floor
+    est, variance = (from_top, var_top) if var_top < var_bottom else (from_bottom, var_bottom)
     spread = z * stride * variance ** 0.5
     below = int(np.searchsorted(est, target - spread, side="left"))
     reach = int(np.searchsorted(est, target + spread, side="left"))
