@@ -12,12 +12,13 @@ Temperature 0 is greedy (the first highest logit). tests/test_nucleus.py checks 
 against that definition computed with a full sort.
 
 Why no sort is needed: every filter keeps a prefix of the ranking, and the tokens of weight at
-least t form a prefix for any t. So the nucleus is found from thresholds: the tokens within a
-factor 2**10 of the top one when they already hold the mass (peaked logits), otherwise two
-thresholds estimated from every 32nd weight bracket the cut, everything above the upper one is
-kept whole, and only the few thousand tokens between the two are searched further (the same way,
-until at most 2,048 remain, which are sorted). A bracket the estimate gets wrong is widened, then
-falls back to a full sort, so the result is always exact; only the time varies.
+least t form a prefix for any t. Peaked logits: the tokens within a factor 2**10 of the top one
+usually hold the mass; they are few, and sorted. Otherwise two thresholds estimated from every
+64th weight bracket the cut (3 standard errors either side): every token above the upper one is
+kept whole (its weights stay in place for the draw), and the band between the two, a few
+thousand tokens, is narrowed by a 256-bucket histogram of the weights' float bits until a few
+hundred remain, which are sorted. A bracket that misses the cut is widened, then the whole
+vocabulary is sorted, so the result is always exact; only the time varies.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Kept:
     """The kept tokens: every token whose weight is at least a threshold (their weights in
     `grid`, zero elsewhere, one row per chunk of ids) plus an explicit list. Drawing walks the
     threshold part in id order, then the list in its order: any fixed order gives the same
-    distribution, and a fixed one makes a seed reproducible."""
+    distribution, and a fixed one makes a seed reproducible. `grid` is the Nucleus's work
+    buffer: a Kept is valid until the next `keep`."""
 
     def __init__(self, grid: np.ndarray | None, ids: np.ndarray, weights: np.ndarray,
                  rows: np.ndarray | None = None):
