@@ -1,10 +1,10 @@
 """Model: chat and stream with a loaded GGUF model, thinking kept apart from the answer.
 
-Generation runs token by token (sampler.py: VibeThinker's sampling order, an exact nucleus read
-from llama.cpp's logits in place; decoded with `Llama.eval`), so the engine can close the thinking itself: after the thinking
-budget, or when the loop guard sees degenerate repetition, it appends a short wrap-up cue ending
-in `</think>` and generation continues from there (llama.cpp reuses the cached prefix, so only
-the cue is evaluated) — an answer still comes.
+Generation runs token by token (sampler.py: VibeThinker's sampling order, an exact nucleus
+read from llama.cpp's logits in place; decoded with `Llama.eval`), so the engine can close the
+thinking itself: after the thinking budget, or when the loop guard sees degenerate repetition,
+it appends a short wrap-up cue ending in `</think>` and generation continues from there
+(llama.cpp reuses the cached prefix, so only the cue is evaluated) — an answer still comes.
 
 Context-full policy: a prompt that does not fit raises ContextFullError before anything runs;
 a reply that reaches the end of the context stops there with finish_reason "context_full",
