@@ -23,6 +23,15 @@ def format_bytes(n: float) -> str:
     return f"{n / MIB:,.1f} MiB" if n < GIB else f"{n / GIB:,.2f} GiB"
 
 
+def format_duration(seconds: float) -> str:
+    """A wait as a person reads it: "45 s", "12 min", "1.5 h"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]],
                right: Sequence[int] = ()) -> str:
     """Plain-text columns two spaces apart, header first, no borders and no styling.

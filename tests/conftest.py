@@ -46,6 +46,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     home = tmp_path / "home"
     monkeypatch.setenv("VIBE_LOCAL_HOME", str(home / "vibe-local"))
+    # A fixed machine for the speed prediction: nothing measured, nothing machine-dependent.
+    monkeypatch.setenv("VIBE_LOCAL_BANDWIDTH", "20000000000")
+    monkeypatch.setenv("VIBE_LOCAL_FLOPS", "200000000000")
     point_hf_at(monkeypatch, _NO_HUB, home / "hf")
     set_hf_offline(monkeypatch, True)
     return home

@@ -16,6 +16,7 @@ from .fitting import FitResult, format_table, plan
 from .generation import Sampling
 from .gguf_info import options_from_path
 from .hardware import default_threads, probe
+from .speed_choice import speed_plan, speed_recorder
 
 GGML_TYPE = {"f16": 1, "q8_0": 8}  # ggml_type numbers for the KV cache (llama_cpp.GGML_TYPE_*)
 
@@ -23,7 +24,8 @@ GGML_TYPE = {"f16": 1, "q8_0": 8}  # ggml_type numbers for the KV cache (llama_c
 def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None,
         memory: str | int | None = None, gpu: str | None = None,
         recommended_ctx: int | None = None, assume_yes: bool = False,
-        interactive: bool = False) -> FitResult:
+        interactive: bool = False, min_speed: float | None = None,
+        prefer: str = "speed") -> FitResult:
     """Estimate memory for every quant of `model` on this (or a simulated) machine and choose.
 
     Args:
@@ -37,6 +39,9 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
         ctx: context length to plan for (default: the model's recommended length if it fits).
         memory: simulate this much RAM ("8GiB"); gpu: simulate a GPU ("none", "cuda:12GiB",
             "metal"). Both default to the real machine (or VIBE_LOCAL_MEMORY / VIBE_LOCAL_GPU).
+        min_speed: generated tokens/s the chosen quant should reach (default
+            speed_choice.DEFAULT_MIN_SPEED); prefer: "speed" (the best quant that fits and is
+            that fast, else the fastest) or "quality" (the most bits that fit).
 
     Raises:
         ModelNotFoundError, InvalidModelError: the model path is wrong or not a GGUF model.
@@ -58,13 +63,16 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
     forced = None if target.quant in (None, "auto") else target.quant
     if recommended_ctx is None and target.entry is not None:
         recommended_ctx = target.entry.context
-    return plan(options, hardware, ctx=ctx, quant=forced, recommended_ctx=recommended_ctx)
+    speed = speed_plan(hardware, min_speed=min_speed, prefer=prefer)
+    return plan(options, hardware, ctx=ctx, quant=forced, recommended_ctx=recommended_ctx,
+                speed=speed)
 
 
 def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, *,
          memory: str | int | None = None, gpu: str | None = None,
          sampling: Sampling | None = None, threads: int | None = None,
-         verbose: bool = False, assume_yes: bool = False, interactive: bool = False) -> Model:
+         verbose: bool = False, assume_yes: bool = False, interactive: bool = False,
+         min_speed: float | None = None, prefer: str = "speed") -> Model:
     """Choose what fits (see `fit`), refuse what does not, and load it with llama.cpp.
 
     `model` may be a catalogue id (see `fit`); its recommended sampling and context are then
@@ -80,7 +88,8 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
     if sampling is None:
         sampling = target.entry.sampling if target.entry else DEFAULT_SAMPLING
     result = fit(target.path, quant=target.quant, ctx=ctx, memory=memory, gpu=gpu,
-                 recommended_ctx=target.entry.context if target.entry else None)
+                 recommended_ctx=target.entry.context if target.entry else None,
+                 min_speed=min_speed, prefer=prefer)
     choice = result.choice
     if choice is None:
         # the first line is what the CLI prints; the table follows for API callers
@@ -101,4 +110,4 @@ def load(model: str | Path, quant: str | None = "auto", ctx: int | None = None, 
                      n_threads=n_threads, n_threads_batch=n_threads)
     info = ModelInfo(Path(choice.path), choice.quant, choice.ctx, choice.n_gpu_layers,
                      choice.kv_type, repack, extra={"reason": choice.reason, "fit": result})
-    return Model(llm, info, sampling)
+    return Model(llm, info, sampling, on_stats=speed_recorder(result))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,11 @@ class ModelInfo:
 class Model:
     """A loaded model. One generation at a time; `stop()` may be called from any thread."""
 
-    def __init__(self, llm: Any, info: ModelInfo, sampling: Sampling = DEFAULT_SAMPLING):
+    def __init__(self, llm: Any, info: ModelInfo, sampling: Sampling = DEFAULT_SAMPLING,
+                 on_stats: Callable[[GenerationStats], None] | None = None):
+        """`on_stats` sees every finished generation's stats (the loader records speed)."""
         self._llm = llm
+        self._on_stats = on_stats
         self.info = info
         self.sampling = sampling
         self.template = ChatTemplate.from_llama(llm)
@@ -90,7 +93,10 @@ class Model:
             starts_in_thinking = self.template.opens_thinking(prompt_text)
             generator = Generator(self._llm, tokens, sampling, self._stop, self.info.ctx,
                                   starts_in_thinking)
-            yield from generator.run()
+            for event in generator.run():
+                if isinstance(event, Done) and self._on_stats is not None:
+                    self._on_stats(event.stats)
+                yield event
 
     def encode(self, messages: Messages, *, raw: bool = False) -> tuple[str, list[int]]:
         """The prompt text and its tokens, checked against the context window.

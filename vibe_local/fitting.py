@@ -30,8 +30,9 @@ cache requires it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from quantize.display import GIB, MIB, format_bytes, text_table
+from quantize.display import GIB, MIB, format_bytes, format_duration, text_table
 
 from .errors import InvalidRequestError
 from .gguf_info import ModelGeometry, QuantOption, read_geometry
@@ -221,6 +222,8 @@ class Choice:
     kv_type: str
     flash_attn: bool
     reason: str
+    gen_tok_s: float | None = None  # predicted (speed_model.py), None without a speed plan
+    reply_s: float | None = None  # an 8,000-token reply at that speed
 
 
 @dataclass
@@ -232,12 +235,13 @@ class FitResult:
     rows: list[dict] = field(default_factory=list)
     reason: str = ""
     download_plan: bool = False  # planned from the catalogue before a download (remote_fit)
+    speed: dict = field(default_factory=dict)  # the machine's figures and the speed rule
 
     def to_dict(self) -> dict:
         return {"hardware": self.hardware.to_dict(),
                 "choice": asdict(self.choice) if self.choice else None,
                 "rows": [dict(r) for r in self.rows], "reason": self.reason,
-                "download_plan": self.download_plan}
+                "download_plan": self.download_plan, "speed": self.speed}
 
 
 def _row(option: QuantOption, p: Placement) -> dict:
@@ -255,13 +259,16 @@ def _ctx_steps(top: int, bottom: int) -> list[int]:
     return [top] + [c for c in ladder if bottom <= c < top]
 
 
-def _pick(opts, geos, ctx, budget, good_only):
-    """Preferred (option, placement) at ctx: a good quant fully on the GPU (decoding is
-    memory-bound, so a layer left on the CPU costs more than a smaller quant), else the best
-    good quant anywhere, else (good_only=False) the best quant that fits at all."""
+def _pick(opts, geos, ctx, budget, good_only, speed=None):
+    """Preferred (option, placement) at ctx: with a speed plan preferring speed, its choice
+    (speed_choice.py); else a good quant fully on the GPU (decoding is memory-bound, so a
+    layer left on the CPU costs more than a smaller quant), else the best good quant
+    anywhere, else (good_only=False) the best quant that fits at all."""
     cands = [(o, place(geos[o.quant], ctx, budget)) for o in opts
              if not good_only or o.bpw >= GOOD_BPW]
     fitting = [(o, p) for o, p in cands if p.verdict != "does not fit"]
+    if speed is not None and speed.prefer == "speed":
+        return speed.choose(fitting, geos)
     full = [c for c in fitting if c[1].verdict == "full GPU"]
     return (full or fitting or [None])[0]
 
@@ -291,7 +298,7 @@ def _alternative(row: dict, g: ModelGeometry, chosen: str, verdict: str) -> str:
     return f"{row['quant']} would fit only on the CPU"
 
 
-def _reason(option, p, g, budget, rows, target, forced: bool) -> str:
+def _reason(option, p, g, budget, rows, target, forced: bool, speed=None) -> str:
     e = p.estimate
     text = f"{option.quant} fits {_where(p, g, budget)} with {e.ctx:,} tokens of context"
     if e.kv_type != "f16":
@@ -299,8 +306,11 @@ def _reason(option, p, g, budget, rows, target, forced: bool) -> str:
     if e.ctx < target:
         text += f" ({target:,} did not fit)"
     index = next(i for i, r in enumerate(rows) if r["quant"] == option.quant)
+    why_not = speed.explain(option, rows) if speed is not None and not forced else ""
     if forced:
         text += " (the quant asked for)"
+    elif why_not:
+        text += "; " + why_not
     elif index > 0:
         text += "; " + _alternative(rows[index - 1], g, option.quant, p.verdict)
     return text + (f" ({budget.note})" if budget.note else "")
@@ -322,7 +332,7 @@ def _no_fit_reason(opts, geos, ctx, budget) -> str:
 def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = None,
          recommended_ctx: int | None = None, min_ctx: int = 8192,
          quant: str | None = None,
-         geometries: dict[str, ModelGeometry] | None = None) -> FitResult:
+         geometries: dict[str, ModelGeometry] | None = None, speed: Any = None) -> FitResult:
     """Choose the quant, GPU layers, KV type and context that fit this machine, and say why.
 
     Policy: the highest-quality quant (most bits per weight) at the recommended context
@@ -341,6 +351,8 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
         min_ctx: the shortest context the search may settle for.
         quant: plan only this quant (case-insensitive).
         geometries: per quant, instead of reading each option's file (planning a download).
+        speed: a `speed_choice.SpeedPlan`: adds predicted speed to every row and, unless it
+            prefers quality, chooses by speed (see there). None: memory only.
 
     Raises:
         InvalidRequestError: no options, unknown `quant`, or `ctx` outside 1..n_ctx_train.
@@ -365,28 +377,55 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
     steps = [ctx] if ctx else _ctx_steps(target, min(min_ctx, target))
     pick = None
     for good_only in (True, False):
-        pick = next((p for c in steps if (p := _pick(chosen, geos, c, budget, good_only))), None)
+        pick = next((p for c in steps
+                     if (p := _pick(chosen, geos, c, budget, good_only, speed))), None)
         if pick:
             break
     row_ctx = pick[1].estimate.ctx if pick else steps[-1]
-    rows = [_row(o, place(geos[o.quant], row_ctx, budget)) for o in opts]
+    rows = _rows(opts, geos, row_ctx, budget, speed)
+    info = speed.summary(opts) if speed is not None else {}
     if pick is None:
-        return FitResult(hardware, None, rows, _no_fit_reason(chosen, geos, steps[-1], budget))
+        return FitResult(hardware, None, rows, _no_fit_reason(chosen, geos, steps[-1], budget),
+                         speed=info)
     option, p = pick
-    reason = _reason(option, p, geos[option.quant], budget, rows, target, quant is not None)
+    reason = _reason(option, p, geos[option.quant], budget, rows, target, quant is not None,
+                     speed)
     e = p.estimate
+    mine = next(r for r in rows if r["quant"] == option.quant)
     choice = Choice(option.quant, str(option.path), e.n_gpu_layers, e.ctx, e.kv_type,
-                    e.flash_attn, reason)
-    return FitResult(hardware, choice, rows, reason)
+                    e.flash_attn, reason, mine.get("gen_tok_s"), mine.get("reply_s"))
+    return FitResult(hardware, choice, rows, reason, speed=info)
+
+
+def _rows(opts, geos, ctx, budget, speed) -> list[dict]:
+    """The table: every quant placed at the chosen context, with its speed when planned."""
+    rows = []
+    for o in opts:
+        p = place(geos[o.quant], ctx, budget)
+        extra = speed.columns(o, geos[o.quant], p) if speed is not None else {}
+        rows.append(_row(o, p) | extra)
+    return rows
 
 
 def format_table(result: FitResult) -> str:
-    """The rows as a text table for the CLI, the chosen quant marked with '*', then the reason."""
-    head = ("", "quant", "weights", "KV cache", "compute", "total", "verdict")
+    """The rows as a text table for the CLI, the chosen quant marked with '*', then the reason
+    (and, with speed predicted, what the speeds rest on)."""
+    head = ["", "quant", "weights", "KV cache", "compute", "total", "verdict"]
     chosen = result.choice.quant if result.choice else None
-    rows = [("*" if r["quant"] == chosen else "", r["quant"], format_bytes(r["weights_bytes"]),
-             f"{format_bytes(r['kv_bytes'])} {r['kv_type']}", format_bytes(r["compute_bytes"]),
-             format_bytes(r["total_bytes"]), r["verdict"]) for r in result.rows]
+    timed = bool(result.speed)
+    rows = []
+    for r in result.rows:
+        cells = ["*" if r["quant"] == chosen else "", r["quant"], format_bytes(r["weights_bytes"]),
+                 f"{format_bytes(r['kv_bytes'])} {r['kv_type']}",
+                 format_bytes(r["compute_bytes"]), format_bytes(r["total_bytes"])]
+        if timed:
+            gen = r.get("gen_tok_s")
+            cells += [f"{gen:.1f}" if gen else "-", format_duration(r["reply_s"]) if gen else "-"]
+        rows.append([*cells, r["verdict"]])
+    if timed:
+        head[6:6] = ["gen tok/s", "8k reply"]
     ctx = result.rows[0]["ctx"] if result.rows else 0
-    return "\n".join([f"context {ctx:,} tokens", text_table(head, rows, right=(2, 3, 4, 5)),
-                      "", result.reason])
+    right = (2, 3, 4, 5, 6, 7) if timed else (2, 3, 4, 5)
+    notes = [result.speed["note"]] if timed and result.speed.get("note") else []
+    return "\n".join([f"context {ctx:,} tokens", text_table(head, rows, right=right), "",
+                      result.reason, *notes])

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_machine_arguments, add_model_arguments, add_speculate_argument
+from .common import (
+    add_machine_arguments,
+    add_model_arguments,
+    add_speculate_argument,
+    machine_options,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..history import History
     from ..tui import ChatApp  # Textual is imported only here
 
-    machine = {"memory": args.memory, "gpu": args.gpu, "assume_yes": args.yes}
+    machine = {**machine_options(args), "assume_yes": args.yes}
     with History() as history:  # opened first: a broken history file is a one-line error
         app = ChatApp(args.model, quant=args.quant, ctx=args.ctx, machine=machine,
                       history=history, resume=args.resume)

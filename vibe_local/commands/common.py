@@ -77,10 +77,36 @@ def _sampling_value(name: str):
 
 
 def add_machine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--memory and --gpu (simulate a machine), --min-speed and --prefer (how to choose)."""
+    from ..speed_choice import DEFAULT_MIN_SPEED, PREFERENCES
+
     parser.add_argument("--memory", help="simulate this much RAM, e.g. 8GiB "
                         "(env VIBE_LOCAL_MEMORY)")
     parser.add_argument("--gpu", help="simulate a GPU: none, cuda:12GiB, metal or metal:16GiB "
                         "(env VIBE_LOCAL_GPU)")
+    parser.add_argument("--min-speed", type=positive_number, metavar="TOK_S",
+                        help="generated tokens/s the automatic choice aims at: the best quant "
+                        f"predicted this fast, else the fastest (default {DEFAULT_MIN_SPEED:g})")
+    parser.add_argument("--prefer", choices=PREFERENCES, default="speed",
+                        help="speed: as --min-speed says (default); quality: the most bits "
+                        "per weight that fit, however slow")
+
+
+def machine_options(args: argparse.Namespace) -> dict:
+    """The machine and choice flags as keyword arguments for `api.fit` / `api.load`."""
+    return {"memory": args.memory, "gpu": args.gpu, "min_speed": args.min_speed,
+            "prefer": args.prefer}
+
+
+def positive_number(text: str) -> float:
+    """An argparse type for rates (--min-speed): a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
 
 
 def add_model_choice(parser: argparse.ArgumentParser, model_help: str) -> None:

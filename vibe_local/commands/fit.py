@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_machine_arguments, add_model_arguments, resolve_options
+from .common import (
+    add_machine_arguments,
+    add_model_arguments,
+    machine_options,
+    resolve_options,
+)
 
 EXIT_DOES_NOT_FIT = 3
 
@@ -29,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import fit
     from ..fitting import format_table
 
-    result = fit(args.model, quant=args.quant, ctx=args.ctx, memory=args.memory, gpu=args.gpu,
+    result = fit(args.model, quant=args.quant, ctx=args.ctx, **machine_options(args),
                  **resolve_options(args))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

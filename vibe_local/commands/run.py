@@ -20,6 +20,7 @@ from .common import (
     add_model_arguments,
     add_sampling_arguments,
     add_speculate_argument,
+    machine_options,
     resolve_options,
 )
 from .stream_printer import StreamPrinter
@@ -49,11 +50,12 @@ def run(args: argparse.Namespace) -> int:
     prompt = _prompt(args)
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty; pass a question or pipe one in")
-    model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
+    model = load(args.model, args.quant, args.ctx, **machine_options(args),
                  **resolve_options(args))
     with model:
         printer = StreamPrinter(sys.stdout, hide_thinking=args.hide_thinking, quiet=args.json,
                                 raw=args.raw)
+        printer.announce(startup_line(model.info))
         interrupted = False
         try:
             sampling = {name: getattr(args, name) for name in SAMPLING_FLAGS}
@@ -66,6 +68,17 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_as_json(args.model, model, printer), indent=2))
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def startup_line(info) -> str:
+    """`Q4_K_M · CPU · context 40,960 · 15.6 tokens/s predicted, an 8,000-token reply in 9 min`."""
+    from ..speed_choice import speed_summary
+
+    where = "CPU" if info.n_gpu_layers == 0 else f"{info.n_gpu_layers} GPU layers"
+    fit = info.extra.get("fit")
+    row = next((r for r in fit.rows if r["quant"] == info.quant), {}) if fit else {}
+    speed = speed_summary(row)
+    return f"{info.quant} · {where} · context {info.ctx:,}" + (f" · {speed}" if speed else "")
 
 
 def _prompt(args: argparse.Namespace) -> str:

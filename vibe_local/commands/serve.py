@@ -20,6 +20,7 @@ from .common import (
     add_machine_arguments,
     add_model_arguments,
     add_speculate_argument,
+    machine_options,
     resolve_options,
 )
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     warning = check_bind(args.host, api_key, args.no_auth)
     sock = bind(args.host, args.port)  # before loading: a taken port fails in a second
     try:
-        model = load(args.model, args.quant, args.ctx, memory=args.memory, gpu=args.gpu,
+        model = load(args.model, args.quant, args.ctx, **machine_options(args),
                      **resolve_options(args))
     except BaseException:
         sock.close()

@@ -41,6 +41,13 @@ class StreamPrinter:
             self.answer.append(event.text)
             self._write(self._close_thinking() + self._shown("answer", event.text))
 
+    def announce(self, line: str) -> None:
+        """A line about the run before it starts (what was loaded, how fast it should go), on
+        stderr, when the output is a terminal (as the closing speed line)."""
+        if self.terminal and not self.quiet:
+            dim, reset = (DIM, RESET) if self.tty else ("", "")
+            print(f"{dim}{line}{reset}", file=sys.stderr, flush=True)
+
     def finish(self, interrupted: bool) -> None:
         end = "\n" if self.answer or self.thinking else ""
         self._write(self._close_thinking() + self._shown("answer", None) + end)

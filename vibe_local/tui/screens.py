@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
+from quantize.display import format_duration
+
 from .commands import COMMANDS, usage
 
 # (binding id, default keys, what it does) — the ids are what a keymap file remaps.
@@ -94,7 +96,9 @@ class FitScreen(ModalScreen[bool]):
             yield Static(self._table, classes="fit-table", markup=False)
             if choice is not None:
                 where = "CPU" if choice.n_gpu_layers == 0 else f"{choice.n_gpu_layers} GPU layers"
-                yield Static(f"Will load {choice.quant} · {where} · context {choice.ctx:,}",
+                speed = (f" · {choice.gen_tok_s:.1f} tok/s, 8k-token reply in "
+                         f"{format_duration(choice.reply_s)}" if choice.gen_tok_s else "")
+                yield Static(f"Will load {choice.quant} · {where} · context {choice.ctx:,}{speed}",
                              classes="fit-choice", markup=False)
             else:
                 yield Static("Nothing fits this machine; nothing will be loaded.",
