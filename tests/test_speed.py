@@ -50,8 +50,8 @@ def _machine(gpu: GpuInfo | None = None, ram: int = 64 * 2**30) -> Hardware:
 
 
 def _speed(cpu_gb_s: float, gpu: GpuInfo | None = None, runs: list[Run] | None = None,
-           **rule) -> SpeedPlan:
-    machine = MachineSpeed("test machine", DeviceSpeed("cpu", cpu_gb_s * GB, 200 * GB, "test"),
+           flops: float = 2e12, **rule) -> SpeedPlan:
+    machine = MachineSpeed("test machine", DeviceSpeed("cpu", cpu_gb_s * GB, flops, "test"),
                            gpu_speed(gpu) if gpu else None)
     return SpeedPlan(SpeedModel(machine, runs or []), **rule)
 
@@ -87,6 +87,15 @@ def test_speed_is_bytes_over_bandwidth() -> None:
     slow, fast = _rows(_plan(20)), _rows(_plan(40))
     for q in BPW:
         assert fast[q]["gen_tok_s"] == pytest.approx(2 * slow[q]["gen_tok_s"])
+
+
+def test_a_slow_cpu_is_bound_by_compute() -> None:
+    """With little compute every quant costs the same arithmetic: the speeds are equal, and the
+    tie goes to quality."""
+    result = plan(OPTIONS, _machine(), geometries=GEOMETRIES, speed=_speed(40, flops=20e9))
+    speeds = {r["gen_tok_s"] for r in result.rows}
+    assert len(speeds) == 1 and speeds.pop() < _rows(_plan(40))["BF16"]["gen_tok_s"]
+    assert result.choice.quant == "BF16"
 
 
 def test_default_takes_the_best_quant_fast_enough() -> None:
@@ -243,3 +252,34 @@ def test_cpu_figures_are_measured_once_and_cached(monkeypatch: pytest.MonkeyPatc
     assert first.cpu.source == "measured" and first.cpu.bytes_per_s > 0 and first.cpu.flops > 0
     assert first.gpu is None and "4096 MiB" not in first.key
     assert machine_speed.machine_speed(hardware) == first  # cached: not measured again
+
+
+def test_cli_flags_and_json(capsys, ladder_dir: Path) -> None:
+    """--min-speed and --prefer reach the fit; --json carries the speed of every row."""
+    from vibe_local.cli import main
+
+    assert main(["fit", "-m", str(ladder_dir), "--json", "--prefer", "quality"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["speed"]["prefer"] == "quality" and data["speed"]["reply_tokens"] == REPLY_TOKENS
+    assert all(r["gen_tok_s"] > 0 and r["speed_source"] == "predicted" for r in data["rows"])
+    from vibe_local.fitting import GOOD_BPW
+    from vibe_local.gguf_info import options_from_path
+
+    good = {o.quant for o in options_from_path(ladder_dir) if o.bpw >= GOOD_BPW}
+    fastest = max((r for r in data["rows"] if r["quant"] in good), key=lambda r: r["gen_tok_s"])
+    assert main(["fit", "-m", str(ladder_dir), "--json", "--min-speed", "1e12"]) == 0
+    assert json.loads(capsys.readouterr().out)["choice"]["quant"] == fastest["quant"]
+    with pytest.raises(SystemExit) as caught:
+        main(["fit", "-m", str(ladder_dir), "--min-speed", "-3"])
+    assert caught.value.code == 2 and "--min-speed" in capsys.readouterr().err
+
+
+def test_startup_line_of_run(backend_ready, scripted: ScriptedModel) -> None:
+    import vibe_local
+    from vibe_local.commands.run import startup_line
+
+    with vibe_local.load(scripted.gguf) as model:
+        line = startup_line(model.info)
+    gen = model.info.extra["fit"].choice.gen_tok_s
+    assert line.startswith(f"{model.info.quant} · CPU · context {model.info.ctx:,} · ")
+    assert f"{gen:.1f} tokens/s predicted, an 8,000-token reply in" in line

@@ -2,9 +2,11 @@
 
 Generating a token reads every weight of the layers on each device once, plus the KV cache of
 the positions attended so far (bench/roofline.py), so a token takes the sum over devices of
-bytes / bandwidth. A GPU also pays a fixed launch cost per layer, which dominates small models
-on big GPUs. Processing a prompt shares each weight read among a batch of tokens and is
-bounded by compute instead: 2 FLOPs per weight and 4 per attended position per head dimension.
+bytes / bandwidth. On a CPU with few cores the arithmetic can take longer than the reads (2
+FLOPs per weight, 4 per attended position and head dimension, and the logits), so the CPU's
+part is the longer of the two. A GPU also pays a fixed launch cost per layer, which dominates
+small models on big GPUs. Processing a prompt shares each weight read among a batch of tokens
+and is bounded by compute alone.
 
 Kernels reach only a share of either roofline, and the share depends on the machine and the
 quant (a CPU with few cores cannot dequantize as fast as its RAM streams). So every real
@@ -33,6 +35,7 @@ PROMPT_TOKENS = 512  # the prompt speed shown is for a prompt this long (llama-b
 # prompts about the float32 BLAS rate on a CPU (llama.cpp's quantized kernels match it) and a
 # third of the tensor-core peak on GPUs.
 CPU_GEN_SHARE, GPU_GEN_SHARE = 0.6, 0.7
+CPU_GEN_COMPUTE_SHARE = 1.0  # few-core CPUs: a generated token's matrix-vector work at GEMM rate
 CPU_PROMPT_SHARE, GPU_PROMPT_SHARE = 1.0, 0.3
 GPU_LAYER_S = 15e-6  # kernel launches and syncs per layer and token (CUDA graphs on)
 RECENT_RUNS = 5  # the newest runs of a setup that its prediction follows
@@ -47,6 +50,7 @@ class Traffic:
     cpu_flops: float
     gpu_flops: float
     gpu_layers: int
+    cpu_gen_flops: float  # a generated token's FLOPs on the CPU (its layers and the logits)
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,18 @@ def traffic(g: ModelGeometry, n_gpu_layers: int, kv_type: str, position: float) 
     else:
         cpu_bytes += g.output_bytes
     per_layer = 2 * layer_params(g) + 4 * g.n_head * g.head_dim_k * position
-    return Traffic(cpu_bytes, gpu_bytes, per_layer * cpu_layers, per_layer * gpu_layers,
-                   gpu_layers)
+    output = 2 * g.n_vocab * g.n_embd  # the logits: every generated token, a prompt's last only
+    cpu_flops, gpu_flops = per_layer * cpu_layers, per_layer * gpu_layers
+    return Traffic(cpu_bytes, gpu_bytes, cpu_flops, gpu_flops, gpu_layers,
+                   cpu_flops + (0 if n_gpu_layers > 0 else output))
 
 
 def roofline(g: ModelGeometry, n_gpu_layers: int, kv_type: str, machine: MachineSpeed,
              position: float) -> tuple[float, float]:
     """(generated tokens/s, prompt tokens/s) at `position` with the typical shares."""
     t = traffic(g, n_gpu_layers, kv_type, position)
-    gen = t.cpu_bytes / (machine.cpu.bytes_per_s * CPU_GEN_SHARE)
+    gen = max(t.cpu_bytes / (machine.cpu.bytes_per_s * CPU_GEN_SHARE),
+              t.cpu_gen_flops / (machine.cpu.flops * CPU_GEN_COMPUTE_SHARE))
     prompt = t.cpu_flops / (machine.cpu.flops * CPU_PROMPT_SHARE)
     if t.gpu_bytes:
         gpu = machine.gpu or _absent_gpu(machine)
