@@ -283,3 +283,17 @@ def test_startup_line_of_run(backend_ready, scripted: ScriptedModel) -> None:
     gen = model.info.extra["fit"].choice.gen_tok_s
     assert line.startswith(f"{model.info.quant} · CPU · context {model.info.ctx:,} · ")
     assert f"{gen:.1f} tokens/s predicted, an 8,000-token reply in" in line
+
+
+def test_a_refused_request_measures_and_writes_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                       ladder_dir: Path,
+                                                       isolated_home: Path) -> None:
+    import vibe_local
+
+    monkeypatch.delenv("VIBE_LOCAL_BANDWIDTH")
+    monkeypatch.delenv("VIBE_LOCAL_FLOPS")
+    with pytest.raises(InvalidRequestError, match="outside"):
+        vibe_local.fit(ladder_dir, ctx=10**12)
+    nothing = vibe_local.fit(ladder_dir, memory="1MiB")
+    assert nothing.choice is None and nothing.speed == {}
+    assert not (isolated_home / "vibe-local").exists()

@@ -383,7 +383,7 @@ def plan(options: list[QuantOption], hardware: Hardware, *, ctx: int | None = No
             break
     row_ctx = pick[1].estimate.ctx if pick else steps[-1]
     rows = _rows(opts, geos, row_ctx, budget, speed)
-    info = speed.summary(opts) if speed is not None else {}
+    info = speed.summary(opts) if speed is not None and pick else {}
     if pick is None:
         return FitResult(hardware, None, rows, _no_fit_reason(chosen, geos, steps[-1], budget),
                          speed=info)

@@ -13,6 +13,7 @@ context search and the good-quants-first pass stay as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from quantize.display import format_duration
@@ -21,17 +22,21 @@ from .errors import InvalidRequestError
 from .speed_model import REPLY_TOKENS, SpeedModel, SpeedPrediction
 
 # 20 tokens/s: an 8,000-token reply in under 7 minutes, VibeThinker's mean AIME trace (18,700
-# tokens) in about 15. Below it the wait grows past what a person sits through, and Q8_0 or
-# Q4_K_M lose little (mean KLD ~0.001 / ~0.02) compared with the minutes they save.
+# tokens) in about 15. Below it the wait grows past what a person sits through, while a smaller
+# quant loses little (Q8_0's mean KLD is ~0.001) for the minutes it saves.
 DEFAULT_MIN_SPEED = 20.0
 PREFERENCES = ("speed", "quality")
 
 
 @dataclass
 class SpeedPlan:
-    """What the fit needs for speed: predictions, the floor, the preference, quality order."""
+    """What the fit needs for speed: predictions, the floor, the preference, quality order.
 
-    model: SpeedModel
+    `source` may be a function making the SpeedModel: it is called on the first prediction, so
+    a request the fit refuses (a bad context, nothing fits) measures and writes nothing.
+    """
+
+    source: SpeedModel | Callable[[], SpeedModel]
     min_speed: float = DEFAULT_MIN_SPEED
     prefer: str = "speed"
     kld: dict[str, float] = field(default_factory=dict)  # file path -> mean KLD vs 16-bit
@@ -39,6 +44,12 @@ class SpeedPlan:
 
     def __post_init__(self) -> None:
         self.check(self.min_speed, self.prefer)
+
+    @property
+    def model(self) -> SpeedModel:
+        if not isinstance(self.source, SpeedModel):
+            self.source = self.source()
+        return self.source
 
     @staticmethod
     def check(min_speed: float, prefer: str) -> None:
@@ -142,8 +153,8 @@ def speed_summary(prediction: dict) -> str:
 
 def speed_plan(hardware: Any, *, min_speed: float | None = None,
                prefer: str = "speed") -> SpeedPlan:
-    """The speed plan for a (possibly simulated) machine: its figures (measured on first use),
-    the runs recorded on it and the quality measured by the bench.
+    """The speed plan for a (possibly simulated) machine: its figures (measured on first use,
+    when the first prediction is made), the runs recorded on it and the bench's quality.
 
     Raises:
         InvalidRequestError: an unknown preference or a minimum speed not above 0.
@@ -153,10 +164,12 @@ def speed_plan(hardware: Any, *, min_speed: float | None = None,
     from .quant_quality import mean_kld_by_file
 
     floor = DEFAULT_MIN_SPEED if min_speed is None else min_speed
-    SpeedPlan.check(floor, prefer)  # before measuring anything
-    machine = machine_speed(hardware)
-    return SpeedPlan(SpeedModel(machine, speed_store.runs(machine.key)), floor, prefer,
-                     mean_kld_by_file())
+    SpeedPlan.check(floor, prefer)
+    def model() -> SpeedModel:
+        machine = machine_speed(hardware)
+        return SpeedModel(machine, speed_store.runs(machine.key))
+
+    return SpeedPlan(model, floor, prefer, mean_kld_by_file())
 
 
 def speed_recorder(result: Any):

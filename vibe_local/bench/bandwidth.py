@@ -96,7 +96,10 @@ def machine_bandwidth(hardware, *, refresh: bool = False,
         return cached
     budget = max(MIN_BUFFER_BYTES, hardware.ram_available // 4)
     result = measure_bandwidth(min(buffer_bytes, budget), key=key)
-    _save(result)
+    try:
+        _save(result)
+    except OSError:  # an unwritable data directory: the figure still holds, uncached
+        pass
     return result
 
 
