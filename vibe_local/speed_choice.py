@@ -12,8 +12,8 @@ context search and the good-quants-first pass stay as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from quantize.display import format_duration
