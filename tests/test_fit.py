@@ -279,9 +279,10 @@ def test_real_gpu_ignored_when_llama_cpp_cannot_offload(ladder: Path,
 def test_to_dict_schema_and_table(ladder: Path) -> None:
     result = plan(options_from_path(ladder), probe(memory="2GiB", gpu="cuda:1GiB"))
     data = json.loads(json.dumps(result.to_dict()))
-    assert set(data) == {"hardware", "choice", "rows", "reason", "download_plan"}
+    assert set(data) == {"hardware", "choice", "rows", "reason", "download_plan", "speed"}
     assert set(data["choice"]) == {"quant", "path", "n_gpu_layers", "ctx", "kv_type",
-                                   "flash_attn", "reason"}
+                                   "flash_attn", "reason", "gen_tok_s", "reply_s"}
+    assert data["speed"] == {} and data["choice"]["gen_tok_s"] is None  # no speed plan given
     for row in data["rows"]:
         assert set(row) == {"quant", "weights_bytes", "kv_bytes", "compute_bytes",
                             "overhead_bytes", "total_bytes", "gpu_bytes", "verdict",
