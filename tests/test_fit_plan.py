@@ -147,3 +147,21 @@ def test_malformed_geometry_names_the_key(edit, message: str) -> None:
     path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(CatalogError, match=message.replace("(", r"\(")):
         load_catalog()
+
+
+def test_plan_for_a_download_knows_speed(capsys) -> None:
+    """The plan predicts each quant's speed like the fit of real files, and a roomy CPU-only
+    machine is not handed the 16-bit file by default (the conftest pins 20 GB/s, 200 GFLOP/s)."""
+    code, out, err = _fit(capsys, "-m", "vibethinker-3b", "--memory", "64GiB", "--gpu", "none",
+                          "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    rows = {r["quant"]: r for r in data["rows"]}
+    assert all(r["gen_tok_s"] > 0 for r in rows.values())
+    assert rows["Q4_K_M"]["gen_tok_s"] > rows["Q8_0"]["gen_tok_s"] > rows["BF16"]["gen_tok_s"]
+    assert data["choice"]["quant"] != "BF16"
+    assert data["speed"]["min_speed"] > 0
+    code, out, err = _fit(capsys, "-m", "vibethinker-3b", "--memory", "64GiB", "--gpu", "none",
+                          "--prefer", "quality", "--json")
+    assert code == 0, err
+    assert json.loads(out)["choice"]["quant"] == "BF16"

@@ -57,7 +57,8 @@ def fit(model: str | Path, *, quant: str | None = "auto", ctx: int | None = None
         from .store import model_dir
 
         entry, forced = missing
-        return plan_download(entry, hardware, model_dir(entry.id), ctx=ctx, quant=forced)
+        return plan_download(entry, hardware, model_dir(entry.id), ctx=ctx, quant=forced,
+                             speed=speed_plan(hardware, min_speed=min_speed, prefer=prefer))
     target = resolve(model, quant=quant, assume_yes=assume_yes, interactive=interactive)
     options = options_from_path(target.path)
     forced = None if target.quant in (None, "auto") else target.quant

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from quantize.quant_names import split_name
 
@@ -78,10 +79,13 @@ def geometry_from_shape(shape: Geometry, file_bytes: int, bpw: float) -> ModelGe
 
 
 def plan_download(entry: CatalogEntry, hardware: Hardware, store_dir: Path, *,
-                  ctx: int | None = None, quant: str | None = None) -> FitResult:
+                  ctx: int | None = None, quant: str | None = None,
+                  speed: Any = None) -> FitResult:
     """The fit for a catalogue model that is not downloaded: geometry from the catalogue, each
     quant's size from its bits per weight (K-quant mixes come out 5-15 % larger). The choice's
     path is where the pull would put the file (`store_dir`). No file or network is touched.
+    `speed` (a speed_choice.SpeedPlan) adds the speed columns and the speed-aware choice, as for
+    a downloaded model.
 
     Raises:
         InvalidRequestError: the entry has no geometry, an unknown quant, or ctx out of range.
@@ -98,7 +102,7 @@ def plan_download(entry: CatalogEntry, hardware: Hardware, store_dir: Path, *,
         options.append(QuantOption(name, store_dir / f"{entry.name}-{name}.gguf", bpw, n_bytes))
         geometries[name] = geometry_from_shape(entry.geometry, n_bytes, bpw)
     result = plan(options, hardware, ctx=ctx, quant=quant, recommended_ctx=entry.context,
-                  geometries=geometries)
+                  geometries=geometries, speed=speed)
     result.download_plan = True
     result.reason = f"{PLAN_NOTE.format(id=entry.id)}: {result.reason}"
     if result.choice:
