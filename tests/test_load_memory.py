@@ -39,6 +39,7 @@ def test_repackable_weights_on_the_cpu(ladder_dir: Path, monkeypatch: pytest.Mon
                                        offload: bool) -> None:
     """The decision follows where each weight runs; a build without offload runs all on the CPU."""
     monkeypatch.setattr(backend, "_gpu_offload", lambda: offload)
+    monkeypatch.setattr(backend, "repacked_types", lambda: backend.REPACKED_TYPES)  # any CPU
     q4, q8, f16 = (_file(ladder_dir, q) for q in ("Q4_K_M", "Q8_0", "BF16"))
     n_layer = read_geometry(q4).n_layer
     assert backend.may_repack(q4) and backend.may_repack(q8)
@@ -46,6 +47,27 @@ def test_repackable_weights_on_the_cpu(ladder_dir: Path, monkeypatch: pytest.Mon
     assert backend.may_repack(q4, n_layer) is True  # one block still on the CPU
     for everything in (n_layer + 1, -1):  # only the embedding lookup stays on the CPU
         assert backend.may_repack(q4, everything) is not offload
+
+
+@pytest.mark.parametrize(("machine", "features", "expected"), [
+    ("x86_64", "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | REPACK = 1 |",
+     {"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"}),
+    ("x86_64", "CPU : AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | REPACK = 1 |",
+     {"Q4_0", "Q4_K", "IQ4_NL", "MXFP4", "Q2_K"}),
+    ("AMD64", "CPU : AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | REPACK = 1 |",
+     {"Q4_0", "Q4_K", "IQ4_NL", "MXFP4", "Q2_K", "Q4_1", "Q8_0", "Q5_K", "Q6_K", "IQ4_XS"}),
+    ("x86_64", "CPU : SSE3 = 1 | AVX = 1 | REPACK = 1 |", set()),
+    ("aarch64", "CPU : NEON = 1 | ARM_FMA = 1 |", set(backend.REPACKED_TYPES)),
+    ("arm64", "", set(backend.REPACKED_TYPES)),
+])
+def test_repacked_types_follow_the_cpu(machine: str, features: str, expected: set) -> None:
+    """On x86 only the types a kernel of this CPU repacks (a Q8_0 file on AVX-512 without AMX
+    stays mapped: reading it would cost load time for nothing); elsewhere every repackable one."""
+    assert backend.repacked_types(machine, features) == expected
+
+
+def test_repacked_types_of_this_build_are_a_subset() -> None:
+    assert backend.repacked_types() <= backend.REPACKED_TYPES
 
 
 def _resident_file_bytes(path: Path) -> int | None:
@@ -70,7 +92,7 @@ def test_open_llama_reads_the_file_when_it_repacks(ladder_dir: Path, backend_rea
     repack = selftest.repack_allowed()
     cases = [(q4, False, {}, True), (q4, False, {"use_mmap": False}, False)]
     if repack:  # never ask for repacking where the self-test found that it crashes
-        cases += [(q4, True, {}, False), (f16, True, {}, True),
+        cases += [(q4, True, {}, not backend.may_repack(q4)), (f16, True, {}, True),
                   (q4, True, {"use_mmap": True}, True)]
     for path, rp, extra, mapped in cases:
         llm = backend.open_llama(path, repack=rp, n_ctx=64, n_threads=1, **extra)

@@ -34,6 +34,11 @@ REPACK_FIELD_SINCE = "0.3.15"  # first llama-cpp-python whose bindings declare i
 # Q4_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS). Float weights are never repacked and stay mapped.
 REPACKED_TYPES = frozenset({"Q1_0", "Q2_K", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K", "Q8_0",
                             "IQ4_NL", "IQ4_XS", "MXFP4"})
+# On x86 the choice depends only on the CPU features llama.cpp reports, so there the set is
+# narrowed: reading a file costs seconds of load time (Q8_0: 3x) for no memory saved when no
+# kernel of this CPU repacks its types. Elsewhere (ARM, RISC-V, ...) the whole set applies.
+X86_REPACKED = {"AVX2": {"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"}, "AVX512": {"Q2_K"},
+                "AMX_INT8": {"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"}}
 
 _construct_lock = threading.Lock()
 
@@ -94,7 +99,8 @@ def _model_params(**fields: Any) -> Iterator[None]:
 
 def may_repack(path: str | Path, n_gpu_layers: int = 0) -> bool:
     """Whether llama.cpp, with repacking allowed, may repack a weight of `path` that runs on
-    the CPU: a matrix of a repackable type in a block (or output layer) the GPU does not hold.
+    the CPU: a matrix of a type this CPU's kernels repack (`repacked_types`) in a block (or
+    output layer) the GPU does not hold.
 
     `n_gpu_layers` is llama.cpp's count (the output layer first, then the last blocks; negative
     means all). The embedding lookup (get_rows) is never repacked, so a full offload maps.
@@ -105,6 +111,7 @@ def may_repack(path: str | Path, n_gpu_layers: int = 0) -> bool:
     from .gguf_info import read_header
 
     header = read_header(path)
+    repacked = repacked_types()
     n_layer = int(header.fields.get(f"{header.fields.get('general.architecture')}.block_count")
                   or 0)
     k = 0 if not _gpu_offload() else n_layer + 1 if n_gpu_layers < 0 else n_gpu_layers
@@ -113,9 +120,31 @@ def may_repack(path: str | Path, n_gpu_layers: int = 0) -> bool:
     for t in header.tensors:
         output = k == 0 and t.name in ("output.weight", "token_embd.weight")
         block = t.name[:t.name.find(".", 4) + 1] in on_cpu
-        if (output or block) and len(t.shape) == 2 and t.type in REPACKED_TYPES:
+        if (output or block) and len(t.shape) == 2 and t.type in repacked:
             return True
     return False
+
+
+def repacked_types(machine: str | None = None, features: str | None = None) -> frozenset[str]:
+    """The weight types a CPU kernel of this llama.cpp build may repack on this machine.
+
+    Args:
+        machine: `platform.machine()` (default: this one).
+        features: llama.cpp's system info ("AVX2 = 1 | AVX512 = 1 | ..."; default: this build's).
+    """
+    import platform
+
+    machine = machine or platform.machine()
+    if machine.lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return REPACKED_TYPES
+    if features is None:
+        import llama_cpp
+
+        features = llama_cpp.llama_print_system_info().decode(errors="replace")
+    present = {name.strip() for name, _, value in
+               (item.partition("=") for item in features.replace(":", "|").split("|"))
+               if value.strip() == "1"}
+    return frozenset(t for flag, types in X86_REPACKED.items() if flag in present for t in types)
 
 
 def is_mapped(llm) -> bool:
