@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from fixtures.qwen2_checkpoint import TinyCheckpoint
-from fixtures.scripted_model import ENTRIES, RAMBLE, ScriptedModel, chatml_ending_with
+from fixtures.scripted_model import (
+    RAMBLE,
+    ScriptedModel,
+    chatml_ending_with,
+    open_scripted,
+    use_behaviour,
+)
 from vibe_local.backend import open_llama
 from vibe_local.chat_template import ChatTemplate
 from vibe_local.engine import Model, ModelInfo
@@ -22,20 +28,12 @@ from vibe_local.reasoning import AnswerDelta, ThinkingDelta
 
 @pytest.fixture
 def model(scripted: ScriptedModel) -> Model:
-    llm = open_llama(scripted.gguf, n_ctx=1024, n_threads=2)
-    with Model(llm, ModelInfo(scripted.gguf, "F32", 1024, 0, "f16", False)) as loaded:
+    with open_scripted(scripted) as loaded:
         yield loaded
 
 
-def _use(model: Model, behaviour: str, opened: bool = False) -> Model:
-    """Select a scripted behaviour through the template's last token."""
-    prefix = "<think>" if opened else ""
-    model.template = ChatTemplate(chatml_ending_with(f"{prefix} {ENTRIES[behaviour]}"))
-    return model
-
-
 def test_model_thinks_then_answers(model: Model) -> None:
-    reply = _use(model, "solve").chat("What is 1 + 1?")
+    reply = use_behaviour(model, "solve").chat("What is 1 + 1?")
     assert reply.thinking == " think about the problem"
     assert reply.answer == "answer two"
     stats = reply.stats
@@ -47,7 +45,7 @@ def test_model_thinks_then_answers(model: Model) -> None:
 
 
 def test_stream_yields_typed_events_in_order(model: Model) -> None:
-    events = list(_use(model, "solve").stream("What is 1 + 1?"))
+    events = list(use_behaviour(model, "solve").stream("What is 1 + 1?"))
     kinds = [type(e).__name__ for e in events]
     assert kinds[-1] == "Done" and kinds.count("Done") == 1
     first_answer = kinds.index("AnswerDelta")
@@ -62,13 +60,13 @@ def test_template_that_opens_the_thinking(model: Model) -> None:
 
 
 def test_reply_without_thinking(model: Model) -> None:
-    reply = _use(model, "direct").chat("hi")
+    reply = use_behaviour(model, "direct").chat("hi")
     assert reply.thinking == "" and reply.answer == "answer two"
     assert reply.stats.thinking_tokens == 0
 
 
 def test_thinking_budget_closes_thinking_and_an_answer_follows(model: Model) -> None:
-    reply = _use(model, "ramble", opened=True).chat("Explain.", think_budget=12)
+    reply = use_behaviour(model, "ramble", opened=True).chat("Explain.", think_budget=12)
     assert reply.stats.thinking_closed_by == "budget"
     assert reply.stats.thinking_tokens == 12
     assert reply.thinking.startswith(" " + " ".join(RAMBLE[:12]))
@@ -78,7 +76,7 @@ def test_thinking_budget_closes_thinking_and_an_answer_follows(model: Model) -> 
 
 
 def test_loop_guard_ends_degenerate_thinking(model: Model) -> None:
-    reply = _use(model, "loop", opened=True).chat("Explain.")
+    reply = use_behaviour(model, "loop", opened=True).chat("Explain.")
     stats = reply.stats
     assert stats.thinking_closed_by == "loop" and "repeat" in stats.loop_reason
     assert reply.thinking.count(" but") == 200
@@ -86,19 +84,19 @@ def test_loop_guard_ends_degenerate_thinking(model: Model) -> None:
 
 
 def test_loop_guard_does_not_fire_on_long_varied_thinking(model: Model) -> None:
-    reply = _use(model, "ramble", opened=True).chat("Explain.", max_tokens=400)
+    reply = use_behaviour(model, "ramble", opened=True).chat("Explain.", max_tokens=400)
     assert reply.stats.thinking_closed_by is None and reply.stats.finish_reason == "length"
     assert reply.stats.completion_tokens == 400
 
 
 def test_repetitive_answer_is_cut_short(model: Model) -> None:
-    reply = _use(model, "answer_loop").chat("hi")
+    reply = use_behaviour(model, "answer_loop").chat("hi")
     assert reply.stats.finish_reason == "repetition"
     assert reply.answer.count("prime") == 200
 
 
 def test_stop_from_another_thread_keeps_what_came(model: Model) -> None:
-    _use(model, "ramble", opened=True)
+    use_behaviour(model, "ramble", opened=True)
     seen: list[str] = []
     for event in model.stream("Explain."):
         if isinstance(event, ThinkingDelta):
@@ -113,7 +111,7 @@ def test_stop_from_another_thread_keeps_what_came(model: Model) -> None:
 
 def test_one_generation_at_a_time(model: Model) -> None:
     """A second caller waits for the first; both replies come out whole."""
-    _use(model, "solve")
+    use_behaviour(model, "solve")
     replies = []
     threads = [threading.Thread(target=lambda: replies.append(model.chat("1 + 1?")))
                for _ in range(3)]
@@ -127,7 +125,7 @@ def test_one_generation_at_a_time(model: Model) -> None:
 def test_reply_that_fills_the_context_stops_cleanly(scripted: ScriptedModel) -> None:
     llm = open_llama(scripted.gguf, n_ctx=64, n_threads=2)
     with Model(llm, ModelInfo(scripted.gguf, "F32", 64, 0, "f16", False)) as small:
-        reply = _use(small, "ramble", opened=True).chat("Go.")
+        reply = use_behaviour(small, "ramble", opened=True).chat("Go.")
         assert reply.stats.finish_reason == "context_full"
         assert reply.stats.prompt_tokens + reply.stats.completion_tokens == 63
         with pytest.raises(ContextFullError, match="context"):

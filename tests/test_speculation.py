@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.scripted_model import ENTRIES, ScriptedModel, chatml_ending_with
+from fixtures.scripted_model import ScriptedModel, open_scripted, use_behaviour
 from vibe_local.backend import open_llama
-from vibe_local.chat_template import ChatTemplate
 from vibe_local.engine import Model, ModelInfo, Reply
 from vibe_local.reasoning import ThinkingDelta
 from vibe_local.speculation import MAX_DRAFT, DraftIndex, DraftLength
@@ -105,15 +104,8 @@ def _assert_same(on: Reply, off: Reply) -> None:
 
 @pytest.fixture
 def scripted_model(scripted: ScriptedModel) -> Model:
-    llm = open_llama(scripted.gguf, n_ctx=1024, n_threads=2)
-    with Model(llm, ModelInfo(scripted.gguf, "F32", 1024, 0, "f16", False)) as loaded:
+    with open_scripted(scripted) as loaded:
         yield loaded
-
-
-def _use(model: Model, behaviour: str, opened: bool = False) -> Model:
-    prefix = "<think>" if opened else ""
-    model.template = ChatTemplate(chatml_ending_with(f"{prefix} {ENTRIES[behaviour]}"))
-    return model
 
 
 @pytest.mark.parametrize("behaviour,opened,options", [
@@ -126,14 +118,14 @@ def _use(model: Model, behaviour: str, opened: bool = False) -> Model:
 ])
 def test_scripted_replies_are_the_same(scripted_model: Model, behaviour: str, opened: bool,
                                        options: dict) -> None:
-    on, off = _both(_use(scripted_model, behaviour, opened), "Explain.", seed=3, **options)
+    on, off = _both(use_behaviour(scripted_model, behaviour, opened), "Explain.", seed=3, **options)
     _assert_same(on, off)
     if behaviour != "solve":  # a 3-gram once repeated is drafted from then on
         assert on.stats.accepted_draft_tokens > on.stats.completion_tokens / 3
 
 
 def test_loop_guard_fires_where_it_did(scripted_model: Model) -> None:
-    on, _ = _both(_use(scripted_model, "loop", opened=True), "Explain.")
+    on, _ = _both(use_behaviour(scripted_model, "loop", opened=True), "Explain.")
     assert on.stats.thinking_closed_by == "loop" and on.thinking.count(" but") == 200
     assert on.answer == "answer two"
 
@@ -141,14 +133,14 @@ def test_loop_guard_fires_where_it_did(scripted_model: Model) -> None:
 def test_context_full_stops_at_the_same_token(scripted: ScriptedModel) -> None:
     llm = open_llama(scripted.gguf, n_ctx=200, n_threads=2)
     with Model(llm, ModelInfo(scripted.gguf, "F32", 200, 0, "f16", False)) as small:
-        on, off = _both(_use(small, "ramble", opened=True), "Go.")
+        on, off = _both(use_behaviour(small, "ramble", opened=True), "Go.")
     _assert_same(on, off)
     assert on.stats.finish_reason == "context_full"
     assert on.stats.prompt_tokens + on.stats.completion_tokens == 199
 
 
 def test_stop_ends_a_speculating_reply(scripted_model: Model) -> None:
-    _use(scripted_model, "ramble", opened=True)
+    use_behaviour(scripted_model, "ramble", opened=True)
     seen = 0
     for event in scripted_model.stream("Explain.", speculate=True):
         if isinstance(event, ThinkingDelta):
@@ -163,7 +155,7 @@ def test_stop_ends_a_speculating_reply(scripted_model: Model) -> None:
 
 def test_next_turn_reuses_the_cache_after_speculation(scripted_model: Model) -> None:
     """Rejected drafts are gone from the token record, so the prefix cache still matches."""
-    model = _use(scripted_model, "ramble", opened=True)
+    model = use_behaviour(scripted_model, "ramble", opened=True)
     first = model.chat("Explain.", max_tokens=300)
     again = model.chat("Explain.", max_tokens=300)
     assert again.thinking == first.thinking
