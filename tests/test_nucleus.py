@@ -253,3 +253,82 @@ def test_large_sets_take_the_bracketed_path() -> None:
     logits = (rng.standard_normal(VOCAB) * 1.0).astype(np.float32)
     kept = Nucleus(VOCAB, 0.6, 0.95).keep(logits)
     assert kept.grid is not None and len(kept_ids(kept, VOCAB)) > SMALL
+
+
+# -- pick: drawn from the whole distribution, kept when the filters would keep it --------------
+
+def assert_admits_as_defined(logits: np.ndarray, settings: tuple, tokens: np.ndarray) -> None:
+    """`_admits` (the test `pick` applies to a drawn token) says yes exactly for the tokens the
+    definition keeps."""
+    nucleus = Nucleus(logits.size, *settings)
+    _, total = nucleus._weigh_for_drawing(logits)
+    kept = set(reference(logits, *settings)[0].tolist())
+    for token in tokens.tolist():
+        assert nucleus._admits(logits, token, total) == (token in kept), token
+
+
+def near_the_cut(logits: np.ndarray, settings: tuple, rng: np.random.Generator) -> np.ndarray:
+    """The tokens ranked within 40 of the last kept one, and 60 anywhere."""
+    order = np.argsort(-logits, kind="stable")
+    end = reference(logits, *settings)[0].size
+    return np.concatenate([order[max(0, end - 40):end + 40],
+                           rng.integers(logits.size, size=60)])
+
+
+@pytest.mark.parametrize("slack", [1e-4, 1.0])  # as shipped / float64 decides every time
+def test_pick_admits_exactly_the_kept_tokens(slack: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vibe_local.nucleus as nucleus
+
+    monkeypatch.setattr(nucleus, "SLACK", slack)
+    ties = np.array([3.0, 1.0, 1.0, 1.0, 1.0, 0.0, -2.0], np.float32)  # cut among equal logits
+    for top_p in (0.3, 0.5, 0.6, 0.75, 0.9):
+        assert_admits_as_defined(ties, (1.0, top_p, 0, 0.0), np.arange(ties.size))
+    halves = np.log(np.array([1, 0.5, 0.25, 0.125, 0.125], np.float32))  # exactly 80 % at two
+    assert_admits_as_defined(halves, (1.0, 0.8, 0, 0.0), np.arange(halves.size))
+    rng = np.random.default_rng(21)
+    for shape in ("flat", "peaked", "tied", "zipf"):
+        logits = shaped_logits(rng, shape)
+        for settings in [s for s in SETTINGS if not s[2]]:
+            assert_admits_as_defined(logits, settings, near_the_cut(logits, settings, rng))
+
+
+@pytest.mark.parametrize("settings", [(0.6, 0.9, 0, 0.0), (1.0, 0.15, 0, 0.0),
+                                      (0.8, 0.95, 0, 0.2)])
+@pytest.mark.parametrize("offset", [0.0, 500.0, -500.0])
+def test_pick_follows_the_kept_distribution(settings: tuple, offset: float) -> None:
+    """pick against the definition on a small vocabulary: VibeThinker-like settings (mostly
+    one draw), and a small top_p or a strict min_p (several draws, often the built set);
+    logits so high or low that unshifted weights overflow or vanish."""
+    rng = np.random.default_rng(13)
+    logits = (rng.standard_normal(60) * 1.2 + offset).astype(np.float32)
+    counts = draw_counts(logits, settings, 20_000, seed=6)
+    probs = reference_probs(logits, *settings)
+    assert counts[probs == 0].sum() == 0
+    stat, dof = chi_square(counts, probs)
+    assert stat < chi_square_limit(dof), (stat, dof)
+
+
+def test_pick_follows_the_kept_distribution_full_vocabulary() -> None:
+    """A flat full-size vocabulary, where the nucleus holds some 70,000 tokens and one draw in
+    twenty is redrawn."""
+    rng = np.random.default_rng(14)
+    logits = (rng.standard_normal(VOCAB) * 0.8).astype(np.float32)
+    settings = (0.6, 0.95, 0, 0.0)
+    counts = draw_counts(logits, settings, 20_000, seed=7)
+    probs = reference_probs(logits, *settings)
+    assert counts[probs == 0].sum() == 0
+    stat, dof = chi_square(counts, probs)
+    assert stat < chi_square_limit(dof), (stat, dof)
+    assert chi_square(counts, reference_probs(logits, 0.6))[0] > 2 * chi_square_limit(dof)
+
+
+def test_pick_is_a_function_of_u() -> None:
+    """Redraws take their numbers from u itself, so the same u picks the same token: a
+    position consumes one number of the reply's generator however many draws it takes."""
+    rng = np.random.default_rng(15)
+    logits = (rng.standard_normal(VOCAB) * 0.8).astype(np.float32)
+    nucleus = Nucleus(VOCAB, 1.0, 0.3)  # most first draws miss
+    us = rng.random(40)
+    first = [nucleus.pick(logits, u) for u in us]
+    assert first == [nucleus.pick(logits, u) for u in us]
+    assert len(set(first)) > 30

@@ -19,18 +19,34 @@ kept whole (its weights stay in place for the draw), and the band between the tw
 thousand tokens, is narrowed by a 256-bucket histogram of the weights' float bits until a few
 hundred remain, which are sorted. A bracket that misses the cut is widened, then the whole
 vocabulary is sorted, so the result is always exact; only the time varies.
+
+`pick` does not build the set at all when it can help it (top_k off): it draws a token from the
+whole tempered distribution (the weights lie in a square grid: walk the row sums, then one row)
+and keeps it if the filters would (its weight reaches min_p, and the tokens ranked before it
+hold less than top_p of the weight: one compare and one sum over the vocabulary, none for a
+token heavy enough to be kept wherever it ranks), else draws again. Conditioned on being kept,
+a token drawn in proportion to its weight is drawn in proportion to its weight among the kept
+ones, so this is the same distribution; with VibeThinker's top_p 0.95 the first draw is kept
+95 % of the time. After a few misses (a small top_p, a strict min_p) the set is built as above.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import numpy as np
 
-CHUNKS = 128  # the vocabulary's rows for the two-level draw: chunk masses, then one row
 SMALL = 2048  # sets up to this size are sorted outright
 HEAD = np.float32(2.0**-10)  # weight of the candidates tried first (peaked logits)
 STRIDE = 64  # one weight in STRIDE estimates the mass curve
 Z_SCORES = (3.0, 12.0)  # bracket half-widths, in standard errors of that estimate
 TINY = np.float32(np.finfo(np.float32).smallest_subnormal)  # "any positive weight"
+ATTEMPTS = 4  # draws from the whole distribution before `pick` builds the kept set instead
+SLACK = 1e-4  # share of the weight within which float32 row sums (error < 1e-5) defer to float64
+MASK64 = (1 << 64) - 1
+SMALLEST_TOTAL = 1e-12  # unshifted weights summing to less: the top one is under 1e-12, and
+#   weights 1e-26 times smaller would already be subnormal floats
 
 F64 = np.float64
 
@@ -63,8 +79,31 @@ class Kept:
     def _draw_grid(self, r: float) -> int:
         row = _index(self.row_mass, r)
         before = float(self.row_mass[row - 1]) if row else 0.0
-        cells = np.cumsum(self.grid[row], dtype=F64)
-        return row * self.grid.shape[1] + _index(cells, r - before)
+        return _draw_in_row(self.grid, row, (r - before) / (float(self.row_mass[row]) - before))
+
+
+def _draw_by_rows(grid: np.ndarray, rows: list[float], r: float) -> int:
+    """The token at mass `r` of `grid` walked in id order, given its row sums (a plain loop:
+    128 floats)."""
+    for row, mass in enumerate(rows):
+        if r < mass:
+            return _draw_in_row(grid, row, r / mass)
+        r -= mass
+    # Rounding left r at the end: the last token of weight.
+    return _draw_in_row(grid, max(i for i, mass in enumerate(rows) if mass > 0), 1.0)
+
+
+def _draw_in_row(grid: np.ndarray, row: int, share: float) -> int:
+    """The token at fraction `share` of row `row`'s mass (a plain loop over a few hundred
+    floats). The row's own sum and the row mass it was chosen by can differ in the last bits:
+    scale, do not clip."""
+    cells = grid[row].tolist()
+    r = share * sum(cells)
+    for col, weight in enumerate(cells):
+        if r < weight:
+            return row * grid.shape[1] + col
+        r -= weight
+    return row * grid.shape[1] + max(i for i, weight in enumerate(cells) if weight > 0)
 
 
 def _index(cumulative: np.ndarray, r: float) -> int:
@@ -84,15 +123,80 @@ class Nucleus:
         self.n, self.top_p, self.top_k = n_vocab, float(top_p), int(top_k)
         self.min_p = np.float32(min_p)
         self.inv_t = np.float32(1.0 / temperature)
-        rows = -(-n_vocab // CHUNKS)
-        self._w_grid = np.zeros((CHUNKS, rows), np.float32)  # weights, zero past the vocabulary
+        rows = math.isqrt(n_vocab - 1) + 1  # as many rows as columns: both draw loops short
+        self._w_grid = np.zeros((rows, -(-n_vocab // rows)), np.float32)  # zero past the end
         self.w = self._w_grid.reshape(-1)[:n_vocab]
         self._above = np.empty(n_vocab, bool)
         self._band = np.empty(n_vocab, bool)
+        self._mask_grid = np.zeros(self._w_grid.shape, bool)  # a compare's result, by row
+        self._floor = self.min_p  # min_p in the weights' scale
 
     def pick(self, logits: np.ndarray, u: float) -> int:
-        """The token drawn at `u` (uniform in [0, 1)) from the truncated distribution."""
-        return self.keep(logits).draw(u)
+        """The token drawn at `u` (uniform in [0, 1)) from the truncated distribution: drawn
+        from the whole distribution until the filters keep one (further uniform numbers derived
+        from `u`), or after ATTEMPTS misses from the kept set built outright. Few and plain
+        numpy calls: between two decode steps the caches hold llama.cpp's weights, and each
+        distinct call pays for bringing its code back."""
+        uniforms = _uniforms(u)
+        if self.top_k > 0:
+            return self.keep(logits).draw(next(uniforms))
+        rows, total = self._weigh_for_drawing(logits)
+        for _, v in zip(range(ATTEMPTS), uniforms):
+            token = _draw_by_rows(self._w_grid, rows, v * total)
+            if self._admits(logits, token, total):
+                return token
+        return self.keep(logits).draw(next(uniforms))
+
+    def _weigh_for_drawing(self, logits: np.ndarray) -> tuple[list[float], float]:
+        """exp(logit / temperature) into the work buffer, with its row sums and total. The
+        peak is not subtracted (two passes fewer): a common factor changes no probability, and
+        min_p is scaled to match. Only where a weight overflows, or the weights are so small
+        that some that count could be subnormal floats, is the peak subtracted."""
+        w = self.w
+        with np.errstate(over="ignore"):
+            np.exp(logits if self.inv_t == 1 else np.multiply(logits, self.inv_t, out=w), out=w)
+        rows = np.einsum("ij->i", self._w_grid).tolist()
+        total = math.fsum(rows)
+        if not SMALLEST_TOTAL < total < math.inf:
+            self._weigh(logits, logits.max())
+            rows = np.einsum("ij->i", self._w_grid).tolist()
+            total = math.fsum(rows)
+        self._floor = self.min_p * w.max() if self.min_p > 0 else self.min_p
+        return rows, total
+
+    def _admits(self, logits: np.ndarray, token: int, total: float) -> bool:
+        """Whether the filters keep `token` (weighed by `_weigh_for_drawing`): weight at least
+        min_p of the top one, and less than top_p of
+        `total` ranked before it. Weights are monotone in the logit, so the weight at least
+        the token's (itself excluded) bounds what is ranked before it from above and the weight
+        above it from below; these sums run per row in float32 over the weights, which are hot
+        in the cache. Within SLACK of the cut, or between the bounds, float64 decides."""
+        weight = self.w[token]
+        if weight < self._floor:
+            return False
+        if self.top_p >= 1:
+            return True
+        target, slack = self.top_p * total, SLACK * total
+        if total - float(weight) < target - slack:  # a heavy token: kept wherever it ranks
+            return True
+        if self._mass(np.greater_equal, weight) - float(weight) < target - slack:
+            return True
+        if self._mass(np.greater, weight) >= target + slack:
+            return False
+        return self._admits_exactly(logits, token)
+
+    def _mass(self, compare, weight: np.float32) -> float:
+        """The total of the weights that compare true against `weight` (positive)."""
+        compare(self._w_grid, weight, out=self._mask_grid)
+        return math.fsum(np.einsum("ij,ij->i", self._w_grid, self._mask_grid).tolist())
+
+    def _admits_exactly(self, logits: np.ndarray, token: int) -> bool:
+        """`_admits` in float64, ties ranked by token id, as the definition sums."""
+        w, level = self.w, logits[token]
+        before = float(w[logits > level].sum(dtype=F64))
+        tied = np.flatnonzero(logits == level)
+        before += float(w[tied[tied < token]].sum(dtype=F64))
+        return before < self.top_p * float(w.sum(dtype=F64))
 
     def keep(self, logits: np.ndarray) -> Kept:
         """Which tokens the filters keep, with their weights."""
@@ -264,3 +368,16 @@ def _bracket(sample: np.ndarray, stride: int, target: float, total: float, z: fl
     hi = sample[below - 1] if below else (HEAD if base is not None else np.float32(np.inf))
     lo = sample[reach] if reach < sample.size else TINY
     return np.float32(hi), np.float32(max(lo, TINY))
+
+
+def _uniforms(u: float) -> Iterator[float]:
+    """`u`, then uniform numbers derived from it (SplitMix64 seeded by its 53 bits): a draw
+    may need several, yet each position takes exactly one number from the reply's generator, so
+    speculating and plain decoding stay in step."""
+    yield u
+    state = int(u * 2.0**53)
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & MASK64
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        yield ((z ^ (z >> 31)) >> 11) / 2.0**53

@@ -11,6 +11,7 @@ token). The decode loop runs on `Llama.eval`, reusing the cached prompt prefix a
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,27 +29,57 @@ class TokenSampler:
         self.greedy = temperature <= 0
         self._settings = (temperature, top_p, top_k, min_p)
         self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._uniforms: list[float] = []  # drawn ahead, used in order: the same sequence
         self._nucleus: Nucleus | None = None  # sized by the first context's vocabulary
+        self._views: dict[int, np.ndarray] = {}  # logits rows already wrapped, by address
 
     def sample(self, ctx: Any, idx: int = -1) -> int:
         """The next token from the logits of batch position `idx` (-1: the last) of `ctx`, a
         llama-cpp-python LlamaContext."""
-        logits = logits_view(ctx, idx)
+        logits = self._logits(ctx, idx)
         if self.greedy:
             return int(np.argmax(logits))
         if self._nucleus is None or self._nucleus.n != logits.size:
             self._nucleus = Nucleus(logits.size, *self._settings)
-        return self._nucleus.pick(logits, self._rng.random())
+        return self._nucleus.pick(logits, self._next_uniform())
+
+    def _next_uniform(self) -> float:
+        """The generator's next number. Drawn 256 at a time (numpy gives the same sequence
+        either way): a call into the generator between two decode steps, with its code out of
+        the cache, costs a tenth of a draw."""
+        if not self._uniforms:
+            self._uniforms = self._rng.random(256).tolist()[::-1]
+        return self._uniforms.pop()
+
+    def _logits(self, ctx: Any, idx: int) -> np.ndarray:
+        """`logits_view`, reusing the array made for the same address: llama.cpp keeps its
+        logits buffer between decodes, and wrapping a pointer anew costs a tenth of a draw."""
+        pointer = _logits_pointer(ctx, idx)
+        address = ctypes.addressof(pointer.contents)
+        view = self._views.get(address)
+        if view is None:
+            if len(self._views) > 64:  # the buffer moved: forget the old rows
+                self._views.clear()
+            view = self._views[address] = _wrap(pointer, ctx)
+        return view
 
 
 def logits_view(ctx: Any, idx: int) -> np.ndarray:
     """The logits of batch position `idx` as a read-only array over llama.cpp's own buffer (no
     copy: valid until the next decode)."""
+    return _wrap(_logits_pointer(ctx, idx), ctx)
+
+
+def _logits_pointer(ctx: Any, idx: int) -> Any:
     import llama_cpp  # late: importing this module must not load llama.cpp
 
     pointer = llama_cpp.llama_get_logits_ith(ctx.ctx, idx)
     if not pointer:
         raise IndexError(f"llama.cpp holds no logits for batch position {idx}")
+    return pointer
+
+
+def _wrap(pointer: Any, ctx: Any) -> np.ndarray:
     view = np.ctypeslib.as_array(pointer, shape=(ctx.model.n_vocab(),))
     view.flags.writeable = False
     return view

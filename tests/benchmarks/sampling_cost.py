@@ -8,9 +8,11 @@ Both samplers read the same logits from the same llama.cpp context, as the runti
 - vibe-local: `sampler.build_sampler(0.6, 0.95, 0, 0, seed)` (nucleus.py), VibeThinker's default.
 Logits: "real" ones, taken from the model while it generates `--tokens` tokens after a short
 prompt (a random-weight checkpoint gives flat ones, a trained model peaked ones), and synthetic
-ones written into the context's logits buffer: flat (Gaussian, sd 1 and 2) and peaked (Zipf-like
-ranks, and one token far ahead). For each kind the two samplers alternate (A B A B ...) over
-`--rounds` rounds; medians per token are printed with the nucleus size (tokens kept).
+ones: flat (Gaussian, sd 1 and 2) and peaked (Zipf-like ranks, and one token far ahead). Each
+timed sample follows a real decode step, so the caches are as cold as in generation, with the
+logits written into llama.cpp's buffer as the step would leave them. For each kind the two
+samplers alternate (A B A B ...) over `--rounds` rounds; medians per token are printed with the
+nucleus size (tokens kept).
 
 Not a test: the machine may be shared, so figures hold for one run; load averages are printed.
 """
@@ -77,19 +79,23 @@ def time_one(sample, ctx) -> float:
 
 
 def compare(llm, logits_set: list[np.ndarray], rounds: int) -> dict:
-    """Alternate the two samplers on each logits vector (written into the context)."""
+    """Alternate the two samplers on each logits vector. Each sample follows a real decode step
+    (which streams the weights through the caches, as in generation), after which the logits
+    are written into llama.cpp's buffer, where the decode would have left its own."""
     ctx = llm._ctx
     import llama_cpp
 
-    buffer = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, -1),
-                                   shape=(llm.n_vocab(),))
     ours, chain = build_sampler(0.6, 0.95, 0, 0.0, seed=2), llama_chain(seed=2)
     times: dict[str, list[float]] = {"llama.cpp": [], "vibe-local": []}
+    position, token = llm.n_tokens, int(llm._input_ids[llm.n_tokens - 1])
     for r in range(rounds):
         for logits in logits_set:
-            buffer[:] = logits
             pair = [("llama.cpp", chain.sample), ("vibe-local", ours.sample)]
             for name, sample in pair if r % 2 else pair[::-1]:
+                llm.n_tokens = position  # the same step again: the context never fills
+                llm.eval([token])
+                np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, -1),
+                                      shape=(llm.n_vocab(),))[:] = logits
                 times[name].append(time_one(sample, ctx))
     kept = [_kept_count(logits) for logits in logits_set]
     return {name: statistics.median(t) * 1000 for name, t in times.items()} | {
