@@ -18,7 +18,15 @@ from vibe_local.gguf_info import ModelGeometry, QuantOption
 from vibe_local.hardware import GpuInfo, Hardware
 from vibe_local.machine_speed import DeviceSpeed, MachineSpeed, gpu_speed
 from vibe_local.speed_choice import DEFAULT_MIN_SPEED, SpeedPlan
-from vibe_local.speed_model import REPLY_TOKENS, SpeedModel, layer_params, observe, roofline
+from vibe_local.speed_model import (
+    REPLY_TOKENS,
+    ROOFLINE_VERSION,
+    SpeedModel,
+    layer_params,
+    observe,
+    roofline,
+    traffic,
+)
 from vibe_local.speed_store import Run
 
 GB = 1e9
@@ -82,42 +90,55 @@ def test_every_row_has_a_speed_and_fewer_bytes_decode_faster() -> None:
     assert data["speed"]["machine"]["cpu"]["bytes_per_s"] == 40 * GB
 
 
-def test_speed_is_bytes_over_bandwidth() -> None:
-    """Doubling the bandwidth doubles a CPU row's generation speed (a pure roofline)."""
-    slow, fast = _rows(_plan(20)), _rows(_plan(40))
+def _token_seconds(cpu_gb_s: float, flops: float) -> dict[str, float]:
+    result = plan(OPTIONS, _machine(), geometries=GEOMETRIES, speed=_speed(cpu_gb_s, flops=flops))
+    return {r["quant"]: 1 / r["gen_tok_s"] for r in result.rows}
+
+
+def test_a_token_takes_its_bytes_at_the_bandwidth_plus_its_arithmetic() -> None:
+    """Without arithmetic cost, doubling the bandwidth doubles the speed; with it, a token's
+    time is the bytes' time plus the FLOPs' time, whatever the quant."""
+    unbounded = 1e30
+    slow, fast = _token_seconds(20, unbounded), _token_seconds(40, unbounded)
     for q in BPW:
-        assert fast[q]["gen_tok_s"] == pytest.approx(2 * slow[q]["gen_tok_s"])
+        assert slow[q] == pytest.approx(2 * fast[q])
+    with_compute = _token_seconds(40, 2e12)
+    flops = traffic(GEOMETRIES["BF16"], 0, "f16", REPLY_TOKENS / 2).cpu_gen_flops
+    for q in BPW:
+        assert with_compute[q] == pytest.approx(fast[q] + flops / 2e12)
 
 
-def test_a_slow_cpu_is_bound_by_compute() -> None:
-    """With little compute every quant costs the same arithmetic: the speeds are equal, and the
-    tie goes to quality."""
-    result = plan(OPTIONS, _machine(), geometries=GEOMETRIES, speed=_speed(40, flops=20e9))
-    speeds = {r["gen_tok_s"] for r in result.rows}
-    assert len(speeds) == 1 and speeds.pop() < _rows(_plan(40))["BF16"]["gen_tok_s"]
-    assert result.choice.quant == "BF16"
+def test_a_slow_cpu_pays_the_same_arithmetic_for_every_quant() -> None:
+    """Ten times less compute adds the same time to every row (each quant does the same
+    FLOPs); nothing reaches the minimum speed, so the fastest good quant is taken."""
+    quick, slow = _token_seconds(40, 2e12), _token_seconds(40, 2e11)
+    added = {q: slow[q] - quick[q] for q in BPW}
+    assert max(added.values()) == pytest.approx(min(added.values())) and added["BF16"] > 0
+    result = plan(OPTIONS, _machine(), geometries=GEOMETRIES, speed=_speed(40, flops=2e10))
+    assert max(r["gen_tok_s"] for r in result.rows) < DEFAULT_MIN_SPEED
+    assert result.choice.quant == "Q4_K_M"
 
 
 def test_default_takes_the_best_quant_fast_enough() -> None:
-    rows = _rows(_plan(100))
+    rows = _rows(_plan(55))
     assert rows["BF16"]["gen_tok_s"] < DEFAULT_MIN_SPEED <= rows["Q8_0"]["gen_tok_s"]
-    result = _plan(100)
+    result = _plan(55)
     assert result.choice.quant == "Q8_0"
     assert "BF16 fits too but is predicted at" in result.reason
 
 
 def test_nothing_fast_enough_takes_the_fastest_good_quant() -> None:
-    result = _plan(20)
+    result = _plan(10)
     assert max(r["gen_tok_s"] for r in result.rows) < DEFAULT_MIN_SPEED
     assert result.choice.quant == "Q4_K_M"  # Q2_K is faster but below 4.5 bits per weight
     assert "none of the good quants reaches" in result.reason
 
 
 def test_min_speed_and_prefer_quality() -> None:
-    rows = _rows(_plan(100))
-    assert _plan(100, min_speed=rows["BF16"]["gen_tok_s"] * 0.99).choice.quant == "BF16"
-    assert _plan(100, min_speed=rows["Q8_0"]["gen_tok_s"] * 1.01).choice.quant == "Q4_K_M"
-    quality = _plan(20, prefer="quality")
+    rows = _rows(_plan(55))
+    assert _plan(55, min_speed=rows["BF16"]["gen_tok_s"] * 0.99).choice.quant == "BF16"
+    assert _plan(55, min_speed=rows["Q8_0"]["gen_tok_s"] * 1.01).choice.quant == "Q4_K_M"
+    quality = _plan(10, prefer="quality")
     assert quality.choice.quant == "BF16" and quality.rows[0]["gen_tok_s"] is not None
 
 
@@ -160,9 +181,9 @@ def test_gpu_figures_by_name(name: str, backend: str, gb_s: int) -> None:
     assert (speed.source == "data sheet") == ("simulated" not in name)
 
 
-def _run(path: str, ratio: float, n_gpu_layers: int = 0) -> Run:
+def _run(path: str, ratio: float, n_gpu_layers: int = 0, version: int = ROOFLINE_VERSION) -> Run:
     return Run("test machine", path, GEOMETRIES["Q4_K_M"].file_bytes, n_gpu_layers, "f16",
-               ratio * 10, ratio)
+               ratio * 10, ratio, roofline=version)
 
 
 def test_measured_runs_correct_the_prediction() -> None:
@@ -182,6 +203,17 @@ def test_measured_runs_correct_the_prediction() -> None:
     assert {r["speed_source"] for r in on_gpu.rows} == {"predicted"}
 
 
+def test_runs_measured_against_another_roofline_are_ignored() -> None:
+    """A ratio recorded against an earlier version of the model would scale the new one
+    wrongly: such runs (unmarked ones included) are left out."""
+    path = str(OPTIONS[2].path)
+    old = [_run(path, 0.25, version=1), _run(path, 0.25, version=1)]
+    rows = _rows(plan(OPTIONS, _machine(), geometries=GEOMETRIES, speed=_speed(40, runs=old)))
+    assert rows["Q4_K_M"]["speed_source"] == "predicted"
+    assert rows["Q4_K_M"]["gen_tok_s"] == pytest.approx(_rows(_plan(40))["Q4_K_M"]["gen_tok_s"])
+    assert Run("m", path, 1, 0, "f16", 1.0, 1.0).roofline != ROOFLINE_VERSION
+
+
 def test_observe_compares_with_the_roofline_at_the_run_positions() -> None:
     from vibe_local.generation import GenerationStats
 
@@ -190,7 +222,7 @@ def test_observe_compares_with_the_roofline_at_the_run_positions() -> None:
     stats = GenerationStats(prompt_tokens=200, completion_tokens=400, prompt_tokens_per_s=50.0,
                             generation_tokens_per_s=7.0)
     run = observe(machine, "/m.gguf", g, 0, "f16", stats)
-    assert run.gen_tok_s == 7.0
+    assert run.gen_tok_s == 7.0 and run.roofline == ROOFLINE_VERSION
     assert run.gen_ratio == pytest.approx(7.0 / roofline(g, 0, "f16", machine, 400)[0])
     assert run.prompt_ratio == pytest.approx(50.0 / roofline(g, 0, "f16", machine, 100)[1])
     short = GenerationStats(prompt_tokens=10, completion_tokens=5, generation_tokens_per_s=7.0)

@@ -2,14 +2,18 @@
 
 Generating a token reads every weight of the layers on each device once, plus the KV cache of
 the positions attended so far (bench/roofline.py), so a token takes the sum over devices of
-bytes / bandwidth. On a CPU with few cores the arithmetic can take longer than the reads (2
-FLOPs per weight, 4 per attended position and head dimension, and the logits), so the CPU's
-part is the longer of the two. A GPU also pays a fixed launch cost per layer, which dominates
-small models on big GPUs. Processing a prompt shares each weight read among a batch of tokens
-and is bounded by compute alone.
+bytes / bandwidth. On the CPU the arithmetic adds to that (2 FLOPs per weight, 4 per attended
+position and head dimension, and the logits, at the CPU's measured matrix-product rate): a
+laptop's few cores do not hide it behind the reads. The longer-of-the-two roofline this
+replaced needed a bandwidth share fitted by hand (0.6) and still predicted BF16 26-32 % too
+slow on a 2-core EPYC; the sum has no fitted constant and predicted 0.89-1.18 of the measured
+speed for BF16, Q8_0, Q4_K_M and Q2_K there (tests/benchmarks/speed_prediction.py, README). On
+many cores the arithmetic term shrinks and the reads decide. A GPU also pays a fixed launch
+cost per layer, which dominates small models on big GPUs. Processing a prompt shares each
+weight read among a batch of tokens and is bounded by compute alone.
 
 Kernels reach only a share of either roofline, and the share depends on the machine and the
-quant (a CPU with few cores cannot dequantize as fast as its RAM streams). So every real
+quant (e.g. whether llama.cpp repacks that type for this CPU). So every real
 generation is recorded (speed_store.py) as measured / roofline, and predictions use, in order:
 the runs of this very file and placement ("measured"); the median over this machine's other
 runs on the same kind of device ("learned"); else typical shares ("predicted").
@@ -30,13 +34,13 @@ from .speed_store import Run
 
 REPLY_TOKENS = 8000
 PROMPT_TOKENS = 512  # the prompt speed shown is for a prompt this long (llama-bench's pp512)
-# Shares of the roofline llama.cpp typically reaches: generation ~60-70 % of the read
-# bandwidth on a CPU with enough cores (the bench's "% of RAM bw" column), ~70 % on GPUs;
-# prompts about the float32 BLAS rate on a CPU (llama.cpp's quantized kernels match it) and a
-# third of the tensor-core peak on GPUs.
-CPU_GEN_SHARE, GPU_GEN_SHARE = 0.6, 0.7
-CPU_GEN_COMPUTE_SHARE = 1.0  # few-core CPUs: a generated token's matrix-vector work at GEMM rate
+# Shares of the roofline llama.cpp typically reaches on a GPU: generation ~70 % of the read
+# bandwidth; prompts a third of the tensor-core peak. On the CPU, generation is bytes at the
+# measured bandwidth plus FLOPs at the measured rate, and prompts run at about the float32 BLAS
+# rate (llama.cpp's quantized kernels match it): no share.
+GPU_GEN_SHARE = 0.7
 CPU_PROMPT_SHARE, GPU_PROMPT_SHARE = 1.0, 0.3
+ROOFLINE_VERSION = 2  # recorded with each run: ratios to another version's roofline are void
 GPU_LAYER_S = 15e-6  # kernel launches and syncs per layer and token (CUDA graphs on)
 RECENT_RUNS = 5  # the newest runs of a setup that its prediction follows
 
@@ -97,8 +101,7 @@ def roofline(g: ModelGeometry, n_gpu_layers: int, kv_type: str, machine: Machine
              position: float) -> tuple[float, float]:
     """(generated tokens/s, prompt tokens/s) at `position` with the typical shares."""
     t = traffic(g, n_gpu_layers, kv_type, position)
-    gen = max(t.cpu_bytes / (machine.cpu.bytes_per_s * CPU_GEN_SHARE),
-              t.cpu_gen_flops / (machine.cpu.flops * CPU_GEN_COMPUTE_SHARE))
+    gen = t.cpu_bytes / machine.cpu.bytes_per_s + t.cpu_gen_flops / machine.cpu.flops
     prompt = t.cpu_flops / (machine.cpu.flops * CPU_PROMPT_SHARE)
     if t.gpu_bytes:
         gpu = machine.gpu or _absent_gpu(machine)
@@ -121,7 +124,7 @@ class SpeedModel:
 
     def __init__(self, machine: MachineSpeed, runs: list[Run]):
         self.machine = machine
-        self.runs = runs
+        self.runs = [r for r in runs if r.roofline == ROOFLINE_VERSION]
 
     def predict(self, path: str, g: ModelGeometry, e: Estimate) -> SpeedPrediction:
         """Speed of `e` (one placement of the file at `path`) over an 8,000-token reply."""
@@ -164,4 +167,5 @@ def observe(machine: MachineSpeed, path: str, g: ModelGeometry, n_gpu_layers: in
     prompt_roof = roofline(g, n_gpu_layers, kv_type, machine, evaluated / 2)[1]
     return Run(machine.key, path, g.file_bytes, n_gpu_layers, kv_type,
                stats.generation_tokens_per_s, stats.generation_tokens_per_s / gen,
-               prompt_speed, prompt_speed / prompt_roof if prompt_speed else None)
+               prompt_speed, prompt_speed / prompt_roof if prompt_speed else None,
+               roofline=ROOFLINE_VERSION)

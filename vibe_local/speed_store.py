@@ -4,7 +4,8 @@ One small JSON file in the data directory (`speeds.json`), rewritten atomically:
 
     {"machines": {KEY: {"cpu_flops": ...}},
      "runs": [{"machine", "file", "file_bytes", "n_gpu_layers", "kv_type",
-               "gen_tok_s", "gen_ratio", "prompt_tok_s", "prompt_ratio", "at"}, ...]}
+               "gen_tok_s", "gen_ratio", "prompt_tok_s", "prompt_ratio", "at", "roofline"},
+              ...]}
 
 A run's ratios are measured speed / the roofline's prediction for that same generation (same
 context positions), so a run at one context corrects predictions at another. Only the newest
@@ -39,6 +40,7 @@ class Run:
     prompt_tok_s: float | None = None
     prompt_ratio: float | None = None
     at: float = 0.0
+    roofline: int = 1  # the speed_model.ROOFLINE_VERSION the ratios compare with (1: unmarked)
 
     def same_setup(self, file: str, file_bytes: int, n_gpu_layers: int, kv_type: str) -> bool:
         """Whether this run measured that file with that placement."""
