@@ -83,8 +83,8 @@ class Kept:
 
 
 def _draw_by_rows(grid: np.ndarray, rows: list[float], r: float) -> int:
-    """The token at mass `r` of `grid` walked in id order, given its row sums (a plain loop:
-    128 floats)."""
+    """The token at mass `r` of `grid` walked in id order, given its row sums (a plain loop
+    over a few hundred floats)."""
     for row, mass in enumerate(rows):
         if r < mass:
             return _draw_in_row(grid, row, r / mass)
@@ -166,11 +166,11 @@ class Nucleus:
 
     def _admits(self, logits: np.ndarray, token: int, total: float) -> bool:
         """Whether the filters keep `token` (weighed by `_weigh_for_drawing`): weight at least
-        min_p of the top one, and less than top_p of
-        `total` ranked before it. Weights are monotone in the logit, so the weight at least
-        the token's (itself excluded) bounds what is ranked before it from above and the weight
-        above it from below; these sums run per row in float32 over the weights, which are hot
-        in the cache. Within SLACK of the cut, or between the bounds, float64 decides."""
+        min_p of the top one, and less than top_p of `total` ranked before it. Weights are
+        monotone in the logit, so the weight at least the token's (itself excluded) bounds what
+        is ranked before it from above and the weight above it from below; these sums run per
+        row in float32 over the weights, which are hot in the cache. Within SLACK of the cut,
+        or between the bounds, float64 decides."""
         weight = self.w[token]
         if weight < self._floor:
             return False
