@@ -49,6 +49,8 @@ def test_command_without_arguments_refuses_them() -> None:
     ("min_p 0.05", cmd.Setting("min_p", 0.05)),
     ("seed 4", cmd.Setting("seed", 4)),
     ("seed off", cmd.Setting("seed", None)),
+    ("speculate off", cmd.Setting("speculate", False)),
+    ("Speculate ON", cmd.Setting("speculate", True)),
 ])
 def test_valid_settings(args: str, expected: cmd.Setting) -> None:
     assert cmd.parse_setting(args) == expected
@@ -70,6 +72,7 @@ def test_valid_settings(args: str, expected: cmd.Setting) -> None:
     ("max_tokens 1.5", "max_tokens must be a whole number"),
     ("think_budget -3", "think_budget must be at least 0"),
     ("bogus 4", "unknown setting 'bogus'"),
+    ("speculate maybe", "speculate must be on or off, not 'maybe'"),
 ])
 def test_invalid_settings_say_what_is_wrong(args: str, message: str) -> None:
     with pytest.raises(InvalidRequestError, match=message):

@@ -97,11 +97,13 @@ async def test_settings_and_system_prompt_reach_the_model(tmp_path: Path) -> Non
         await send(pilot, app, "/set temperature 5")
         assert "temperature must be between 0.0 and 2.0" in errors(app)[-1]
         for line in ("/set temperature 0.2", "/set think_budget 64", "/set max_tokens 100",
-                     "/system Answer in one word."):
+                     "/set speculate off", "/system Answer in one word."):
             await send(pilot, app, line)
+        assert "speculate = off (from the next reply)" in notices(app)
         await send(pilot, app, "hi")
         messages, overrides = engine.sent[-1]
-        assert overrides == {"temperature": 0.2, "think_budget": 64, "max_tokens": 100}
+        assert overrides == {"temperature": 0.2, "think_budget": 64, "max_tokens": 100,
+                             "speculate": False}
         assert messages == [{"role": "system", "content": "Answer in one word."},
                             {"role": "user", "content": "hi"}]
         await send(pilot, app, "/frobnicate")

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "regen": ("", "drop the last reply and generate it again"),
     "system": ("[TEXT]", "set this chat's system prompt (no TEXT: remove it)"),
     "set": ("NAME VALUE", "temperature, top_p, top_k, min_p, max_tokens, think_budget or seed "
-            "(off: no budget, a random seed)"),
+            "(off: no budget, a random seed); speculate on|off"),
     "think": ("on|off", "show or hide the model's thinking"),
     "save": ("[TITLE]", "name this chat (it is saved on every message anyway)"),
     "export": ("[PATH]", "write this chat as Markdown (default: ./<title>.md)"),
@@ -51,7 +51,7 @@ class Setting:
     """One validated `/set` value; think_budget None means no budget."""
 
     name: str
-    value: float | int | None
+    value: float | int | bool | None
 
 
 def parse(text: str) -> Command | None:
@@ -103,9 +103,21 @@ def parse_setting(args: str) -> Setting:
     if len(parts) != 2:
         raise InvalidRequestError(f"usage: {usage('set')}")
     name = parts[0].lower().replace("-", "_")
+    if name == "speculate":  # drafting on or off: the output is the same, only the speed differs
+        return Setting(name, _on_off(name, parts[1]))
     if name not in RULES:
-        raise InvalidRequestError(f"unknown setting {parts[0]!r}; use {', '.join(RULES)}")
+        raise InvalidRequestError(
+            f"unknown setting {parts[0]!r}; use {', '.join(RULES)} or speculate")
     return Setting(name, check_sampling_value(name, parts[1]))
+
+
+def _on_off(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("on", "yes", "true"):
+        return True
+    if word in ("off", "no", "false"):
+        return False
+    raise InvalidRequestError(f"{name} must be on or off, not {raw!r}")
 
 
 def _number(name: str, raw: str, kind: type, low: float, high: float | None) -> float | int:

@@ -73,7 +73,10 @@ class SlashCommands(_Base):
     async def cmd_set(self, args: str) -> None:
         setting = cmd.parse_setting(args)
         self.overrides[setting.name] = setting.value
-        shown = "off" if setting.value is None else setting.value
+        if isinstance(setting.value, bool):  # speculate
+            shown = "on" if setting.value else "off"
+        else:
+            shown = "off" if setting.value is None else setting.value
         await self.say(f"{setting.name} = {shown} (from the next reply)")
 
     async def cmd_think(self, args: str) -> None:
