@@ -49,6 +49,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # A fixed machine for the speed prediction: nothing measured, nothing machine-dependent.
     monkeypatch.setenv("VIBE_LOCAL_BANDWIDTH", "20000000000")
     monkeypatch.setenv("VIBE_LOCAL_FLOPS", "200000000000")
+    # A quiet machine: cached figures are never re-measured because of the build's own load.
+    from vibe_local.bench import bandwidth
+
+    monkeypatch.setattr(bandwidth, "load_per_cpu", lambda: 0.0)
     point_hf_at(monkeypatch, _NO_HUB, home / "hf")
     set_hf_offline(monkeypatch, True)
     return home

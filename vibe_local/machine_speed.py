@@ -6,8 +6,9 @@ Per device, two figures: memory read bandwidth (bytes/s), which bounds generatio
 * CPU bandwidth is measured (bench/bandwidth.py: a few NumPy threads streaming a buffer), once
   per machine and cached; the first fit measures it with a 256 MiB buffer (well under a
   second). CPU compute is a float32 matrix product timed for a fraction of a second, also
-  cached. `VIBE_LOCAL_BANDWIDTH` / `VIBE_LOCAL_FLOPS` set them instead (a simulated machine,
-  or tests that must not depend on this one).
+  cached. A figure measured on a busy machine is measured again once it is quiet, keeping the
+  better one (bench/bandwidth.py). `VIBE_LOCAL_BANDWIDTH` / `VIBE_LOCAL_FLOPS` set them
+  instead (a simulated machine, or tests that must not depend on this one).
 * GPU figures come from the data sheet of the chip by name (NVIDIA: nvidia-smi's name; Apple:
   the chip's name), since a measurement would need the GPU build of llama.cpp and seconds of
   work. A name not in the tables (a simulated `--gpu cuda:12GiB` among them) gets a mid-range
@@ -135,8 +136,10 @@ def cpu_speed(real: Hardware, key: str) -> DeviceSpeed:
     if os.environ.get(FLOPS_ENV):
         flops = float(parse_size(os.environ[FLOPS_ENV]))
     elif (flops := speed_store.cached_flops(key)) is None:
-        flops = measure_flops()
-        speed_store.save_flops(key, flops)
+        from .bench.bandwidth import load_per_cpu
+
+        load = load_per_cpu()
+        flops = speed_store.save_flops(key, measure_flops(), load)
     return DeviceSpeed(real.cpu_name or "CPU", bandwidth, flops, source)
 
 

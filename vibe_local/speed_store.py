@@ -98,17 +98,33 @@ def record(run: Run) -> None:
 
 
 def cached_flops(machine: str) -> float | None:
-    """The CPU compute measured earlier on this machine, if any."""
+    """The CPU compute measured earlier on this machine, if any and still good: one measured
+    while the machine was busy is measured again once it is quiet (bench/bandwidth.py)."""
+    from .bench.bandwidth import worth_remeasuring
+
+    value, load = _flops_entry(machine)
+    return None if value is None or worth_remeasuring(load) else value
+
+
+def _flops_entry(machine: str) -> tuple[float | None, float]:
     entry = _read()["machines"].get(machine)
-    value = entry.get("cpu_flops") if isinstance(entry, dict) else None
-    return float(value) if isinstance(value, int | float) and value > 0 else None
+    entry = entry if isinstance(entry, dict) else {}
+    value, load = entry.get("cpu_flops"), entry.get("load_per_cpu", 0.0)
+    value = float(value) if isinstance(value, int | float) and value > 0 else None
+    return value, float(load) if isinstance(load, int | float) else 0.0
 
 
-def save_flops(machine: str, flops: float) -> None:
-    """Remember this machine's CPU compute (best effort: a read-only home just re-measures)."""
+def save_flops(machine: str, flops: float, load_per_cpu: float = 0.0) -> float:
+    """Remember this machine's CPU compute, measured at that load, and return the figure kept:
+    the better of it and an earlier one (a busy machine only lowers it). Best effort: a
+    read-only home just re-measures."""
+    earlier, _ = _flops_entry(machine)
+    kept = max(flops, earlier or 0.0)
     data = _read()
-    data["machines"][machine] = {"cpu_flops": flops, "measured_at": time.time()}
+    data["machines"][machine] = {"cpu_flops": kept, "load_per_cpu": load_per_cpu,
+                                 "measured_at": time.time()}
     try:
         _write(data)
     except OSError:  # DiskFullError, OutputPathError
         pass
+    return kept
