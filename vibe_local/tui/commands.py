@@ -104,20 +104,22 @@ def parse_setting(args: str) -> Setting:
         raise InvalidRequestError(f"usage: {usage('set')}")
     name = parts[0].lower().replace("-", "_")
     if name == "speculate":  # drafting on or off: the output is the same, only the speed differs
-        return Setting(name, _on_off(name, parts[1]))
+        return Setting(name, _on_off(parts[1], f"{name} must be on or off, not {parts[1]!r}"))
     if name not in RULES:
         raise InvalidRequestError(
             f"unknown setting {parts[0]!r}; use {', '.join(RULES)} or speculate")
     return Setting(name, check_sampling_value(name, parts[1]))
 
 
-def _on_off(name: str, raw: str) -> bool:
+def _on_off(raw: str, error: str) -> bool:
+    """`on` / `off` (and their synonyms) as True / False; anything else is refused with
+    `error`."""
     word = raw.strip().lower()
-    if word in ("on", "yes", "true"):
+    if word in ("on", "show", "yes", "true"):
         return True
-    if word in ("off", "no", "false"):
+    if word in ("off", "hide", "no", "false"):
         return False
-    raise InvalidRequestError(f"{name} must be on or off, not {raw!r}")
+    raise InvalidRequestError(error)
 
 
 def _number(name: str, raw: str, kind: type, low: float, high: float | None) -> float | int:
@@ -138,12 +140,7 @@ def parse_toggle(args: str) -> bool:
     Raises:
         InvalidRequestError: anything else.
     """
-    word = args.strip().lower()
-    if word in ("on", "show", "yes"):
-        return True
-    if word in ("off", "hide", "no"):
-        return False
-    raise InvalidRequestError(f"usage: {usage('think')}")
+    return _on_off(args, f"usage: {usage('think')}")
 
 
 def parse_raw(args: str) -> bool | None:
