@@ -155,14 +155,16 @@ class Nucleus:
         w = self.w
         with np.errstate(over="ignore"):
             np.exp(logits if self.inv_t == 1 else np.multiply(logits, self.inv_t, out=w), out=w)
-        rows = np.einsum("ij->i", self._w_grid).tolist()
-        total = math.fsum(rows)
+        rows, total = self._row_sums()
         if not SMALLEST_TOTAL < total < math.inf:
             self._weigh(logits, logits.max())
-            rows = np.einsum("ij->i", self._w_grid).tolist()
-            total = math.fsum(rows)
+            rows, total = self._row_sums()
         self._floor = self.min_p * w.max() if self.min_p > 0 else self.min_p
         return rows, total
+
+    def _row_sums(self) -> tuple[list[float], float]:
+        rows = np.einsum("ij->i", self._w_grid).tolist()
+        return rows, math.fsum(rows)
 
     def _admits(self, logits: np.ndarray, token: int, total: float) -> bool:
         """Whether the filters keep `token` (weighed by `_weigh_for_drawing`): weight at least

@@ -5,9 +5,10 @@ the positions attended so far (bench/roofline.py), so a token takes the sum over
 bytes / bandwidth. On the CPU the arithmetic adds to that (2 FLOPs per weight, 4 per attended
 position and head dimension, and the logits, at the CPU's measured matrix-product rate): a
 laptop's few cores do not hide it behind the reads. The longer-of-the-two roofline this
-replaced needed a bandwidth share fitted by hand (0.6) and still predicted BF16 26-32 % too
-slow on a 2-core EPYC; the sum has no fitted constant and predicted 0.89-1.18 of the measured
-speed for BF16, Q8_0, Q4_K_M and Q2_K there (tests/benchmarks/speed_prediction.py, README). On
+replaced needed a bandwidth share fitted by hand (0.6) and still predicted BF16 25-32 % too
+slow on a 2-core EPYC; the sum has no fitted constant and predicted 0.78-1.18 of the measured
+speed for BF16, Q8_0, Q4_K_M and Q2_K there over two runs (tests/benchmarks/speed_prediction.py,
+README). On
 many cores the arithmetic term shrinks and the reads decide. A GPU also pays a fixed launch
 cost per layer, which dominates small models on big GPUs. Processing a prompt shares each
 weight read among a batch of tokens and is bounded by compute alone.

@@ -106,8 +106,9 @@ def cached_flops(machine: str) -> float | None:
     return None if value is None or worth_remeasuring(load) else value
 
 
-def _flops_entry(machine: str) -> tuple[float | None, float]:
-    entry = _read()["machines"].get(machine)
+def _flops_entry(machine: str, data: dict | None = None) -> tuple[float | None, float]:
+    """(CPU compute, load per CPU it was measured at) from the store's `data` (read if None)."""
+    entry = (data or _read())["machines"].get(machine)
     entry = entry if isinstance(entry, dict) else {}
     value, load = entry.get("cpu_flops"), entry.get("load_per_cpu", 0.0)
     value = float(value) if isinstance(value, int | float) and value > 0 else None
@@ -118,9 +119,9 @@ def save_flops(machine: str, flops: float, load_per_cpu: float = 0.0) -> float:
     """Remember this machine's CPU compute, measured at that load, and return the figure kept:
     the better of it and an earlier one (a busy machine only lowers it). Best effort: a
     read-only home just re-measures."""
-    earlier, _ = _flops_entry(machine)
-    kept = max(flops, earlier or 0.0)
     data = _read()
+    earlier, _ = _flops_entry(machine, data)
+    kept = max(flops, earlier or 0.0)
     data["machines"][machine] = {"cpu_flops": kept, "load_per_cpu": load_per_cpu,
                                  "measured_at": time.time()}
     try:

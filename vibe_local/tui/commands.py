@@ -151,10 +151,7 @@ def parse_raw(args: str) -> bool | None:
     """
     if not args.strip():
         return None
-    try:
-        return parse_toggle(args)
-    except InvalidRequestError:
-        raise InvalidRequestError(f"usage: {usage('raw')}") from None
+    return _on_off(args, f"usage: {usage('raw')}")
 
 
 def parse_copy(args: str) -> int | None:
